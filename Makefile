@@ -1,0 +1,37 @@
+# Haloscope developer entry points. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HALOSCOPE_PORT ?= 3000
+
+.PHONY: install system-deps run test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install.sh
+	bash scripts/install.sh
+	touch $(STAMP)
+
+system-deps:
+	bash scripts/install_system_deps.sh
+
+run: install
+	bash scripts/run.sh
+
+test: install system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	bash scripts/test.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .haloscope .pytest_cache .ruff_cache test-artifacts
