@@ -75,7 +75,8 @@ class StoreDriver(Protocol):
         """Run a SELECT and return its rows as dicts."""
 
     def insert_json_each_row(self, table: str, columns: Sequence[str], payload: bytes) -> None:
-        """Insert rows given as JSONEachRow bytes (one JSON object per line)."""
+        """Insert rows given as JSONEachRow input bytes: one JSON object per line, or a JSON
+        array of objects (both are JSONEachRow input to ClickHouse)."""
 
     def close(self) -> None:
         """Release the engine; the driver is unusable afterwards."""

@@ -1,0 +1,76 @@
+"""SQL of the metrics endpoint: span counts, error rate, latency percentiles, tokens and cost
+over a time range, optionally grouped by day and/or model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+METRIC_GROUPS: dict[str, str] = {
+    "day": "toString(toDate(start_time)) AS day",
+    "model": "model",
+}
+
+# Percentiles interpolate linearly between the two nearest spans (exact, not sketched).
+_METRICS_SELECT = """
+    count() AS span_count,
+    uniqExact(trace_id) AS trace_count,
+    countIf(status = 'error') AS error_count,
+    quantilesExactInclusive(0.5, 0.95, 0.99)(duration_us) AS latency_us,
+    sum(prompt_tokens) AS sum_prompt_tokens,
+    sum(completion_tokens) AS sum_completion_tokens,
+    sum(total_tokens) AS sum_total_tokens,
+    sum(cost) AS sum_cost
+"""
+
+
+def checked_groups(group_by: Sequence[str]) -> list[str]:
+    """``group_by`` in canonical order; ValueError for unknown or repeated names."""
+    unknown = [g for g in group_by if g not in METRIC_GROUPS]
+    if unknown or len(set(group_by)) != len(group_by):
+        raise ValueError(f"group_by must be distinct names among {list(METRIC_GROUPS)}")
+    return [g for g in METRIC_GROUPS if g in group_by]
+
+
+def metrics_sql(
+    project_id: str, start_us: int, end_us: int, groups: list[str]
+) -> tuple[str, dict[str, Any]]:
+    """The metrics query and its parameters. Grouping by model counts only LLM spans."""
+    params: dict[str, Any] = {"project_id": project_id, "start_us": start_us, "end_us": end_us}
+    where = [
+        "project_id = {project_id:String}",
+        "start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')",
+        "start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')",
+    ]
+    if "model" in groups:
+        where.append("kind = 'llm'")
+    select = [METRIC_GROUPS[g] for g in groups] + [_METRICS_SELECT]
+    lines = [
+        "SELECT " + ", ".join(select),
+        "FROM spans FINAL",
+        "WHERE " + " AND ".join(where),
+    ]
+    if groups:
+        lines.append("GROUP BY " + ", ".join(groups))
+        lines.append("ORDER BY " + ", ".join(groups))
+    return "\n".join(lines), params
+
+
+def metrics_row(row: dict[str, Any], groups: list[str]) -> dict[str, Any]:
+    """One result row in the API's shape (latencies in milliseconds)."""
+    p50, p95, p99 = (float(v) / 1000.0 for v in row["latency_us"])
+    count = int(row["span_count"])
+    out: dict[str, Any] = {g: row[g] for g in groups}
+    out.update(
+        count=count,
+        traces=int(row["trace_count"]),
+        error_rate=int(row["error_count"]) / count if count else 0.0,
+        latency_p50_ms=p50,
+        latency_p95_ms=p95,
+        latency_p99_ms=p99,
+        prompt_tokens=int(row["sum_prompt_tokens"]),
+        completion_tokens=int(row["sum_completion_tokens"]),
+        total_tokens=int(row["sum_total_tokens"]),
+        cost=float(row["sum_cost"]),
+    )
+    return out

@@ -1,0 +1,115 @@
+"""TraceStore: writes spans and scores, reads trace lists, trace trees and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from haloscope.platform.store import migrate as migrations
+from haloscope.platform.store.base import SCORE_COLUMNS, SPAN_COLUMNS, StoreDriver, StoreError
+from haloscope.platform.store.encoding import decode_span, encode_scores, encode_spans
+from haloscope.platform.store.filters import TraceFilter
+from haloscope.platform.store.metrics_queries import checked_groups, metrics_row, metrics_sql
+from haloscope.platform.store.pagination import (
+    decode_cursor,
+    encode_cursor,
+    sort_order,
+)
+from haloscope.platform.store.trace_queries import TRACE_SPANS_SQL, list_traces_sql
+
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class TracePage:
+    """One page of the trace list; ``next_cursor`` is None on the last page."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class TraceStore:
+    """The trace store over one driver. Every read is scoped to one project."""
+
+    def __init__(self, driver: StoreDriver) -> None:
+        self.driver = driver
+
+    def migrate(self, directory: Path | None = None) -> list[int]:
+        """Apply pending ClickHouse migrations; return the versions applied."""
+        return migrations.migrate(self.driver, directory)
+
+    def ping(self) -> bool:
+        """Whether the engine answers a trivial query."""
+        try:
+            return self.driver.query("SELECT 1 AS ok") == [{"ok": 1}]
+        except StoreError:
+            return False
+
+    def close(self) -> None:
+        """Release the driver."""
+        self.driver.close()
+
+    @staticmethod
+    def encode_spans(rows: Sequence[Mapping[str, Any]]) -> bytes:
+        """Span rows as JSONEachRow bytes for :meth:`insert_encoded_spans`."""
+        return encode_spans(rows)
+
+    def insert_encoded_spans(self, payload: bytes, n_rows: int) -> None:
+        """Insert ``n_rows`` spans already encoded by :meth:`encode_spans` (no-op when 0)."""
+        if n_rows > 0:
+            self.driver.insert_json_each_row("spans", SPAN_COLUMNS, payload)
+
+    def insert_spans(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert span rows (see base.SPAN_COLUMNS). Re-sent spans replace, never add."""
+        self.insert_encoded_spans(encode_spans(rows), len(rows))
+
+    def insert_scores(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert score rows (see base.SCORE_COLUMNS; ``timestamp`` in µs)."""
+        if rows:
+            self.driver.insert_json_each_row("scores", SCORE_COLUMNS, encode_scores(rows))
+
+    def list_traces(
+        self,
+        project_id: str,
+        filters: TraceFilter,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        sort: str = "start_time_desc",
+    ) -> TracePage:
+        """A page of the project's traces matching ``filters`` in ``sort`` order, continuing
+        after ``cursor``. ValueError for an unknown sort, a foreign cursor or a bad limit."""
+        order = sort_order(sort)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        after = decode_cursor(cursor, sort) if cursor else None
+        sql, params = list_traces_sql(project_id, filters, order, limit + 1, after)
+        rows = self.driver.query(sql, params)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor(sort, last[order.item_key], last["trace_id"])
+        for row in rows:
+            del row["cost_key"]
+        return TracePage(items=rows, next_cursor=next_cursor)
+
+    def get_trace(self, project_id: str, trace_id: str) -> list[dict[str, Any]] | None:
+        """Every span of the trace, fields decoded, by start time; None when the project has
+        no such trace."""
+        rows = self.driver.query(TRACE_SPANS_SQL, {"project_id": project_id, "trace_id": trace_id})
+        return [decode_span(row) for row in rows] or None
+
+    def metrics(
+        self, project_id: str, start_us: int, end_us: int, group_by: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Span count, trace count, error rate, latency p50/p95/p99 (ms), tokens and cost of
+        spans starting in ``[start_us, end_us)``, grouped by any of "day" and "model"."""
+        if end_us <= start_us:
+            raise ValueError("end_us must be after start_us")
+        groups = checked_groups(group_by)
+        sql, params = metrics_sql(project_id, start_us, end_us, groups)
+        rows = self.driver.query(sql, params)
+        return [metrics_row(row, groups) for row in rows if int(row["span_count"]) > 0]
