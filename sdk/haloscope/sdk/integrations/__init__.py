@@ -1,0 +1,1 @@
+"""Instrumentation for third-party clients (imported explicitly, never by ``haloscope.sdk``)."""
