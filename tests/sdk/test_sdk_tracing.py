@@ -366,3 +366,23 @@ def test_disabled_mode_runs_functions_without_export(monkeypatch, caplog):
     assert add(1, 2) == 3
     assert client.config.exporting is False and client.flush(1) is True
     sdk.shutdown()
+
+
+def test_set_clock_backdates_spans_and_none_restores(client, ingest_server):
+    ticks = iter(range(1_600_000_000_000_000, 1_600_000_000_000_100, 10))
+    sdk.set_clock(lambda: next(ticks))
+    try:
+        with span("replayed"):
+            with span("child"):
+                pass
+    finally:
+        sdk.set_clock(None)
+    with span("live"):
+        pass
+    assert sdk.flush(5)
+    spans = ingest_server.by_name()
+    assert spans["replayed"]["start_time"] == 1_600_000_000_000_000
+    assert spans["child"]["start_time"] == 1_600_000_000_000_010
+    assert spans["child"]["end_time"] == 1_600_000_000_000_020
+    assert spans["replayed"]["end_time"] == 1_600_000_000_000_030
+    assert spans["live"]["start_time"] > 1_700_000_000_000_000

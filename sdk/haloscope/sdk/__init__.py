@@ -16,7 +16,7 @@ from .context import ContextExecutor, wrap_context
 from .exporter import ExportStats
 from .observe import observe
 from .pricing import compute_cost, get_model_price, register_model_price
-from .spans import Span
+from .spans import Span, set_clock
 from .tracing import (
     get_current_span_id,
     get_current_trace_id,
@@ -40,6 +40,7 @@ __all__ = [
     "init",
     "observe",
     "register_model_price",
+    "set_clock",
     "shutdown",
     "span",
     "update_current_span",

@@ -14,6 +14,25 @@ from typing import Any
 from ._logging import log_once
 from .ids import format_span_id, format_trace_id
 
+
+def wall_clock_us() -> int:
+    """Microseconds since the Unix epoch from the system clock."""
+    return time.time_ns() // 1000
+
+
+_clock: Callable[[], int] = wall_clock_us
+
+
+def set_clock(clock: Callable[[], int] | None) -> None:
+    """Replace the source of span timestamps (integer microseconds since the epoch).
+
+    For replaying or importing recorded work with its original times; ``None`` restores the
+    system clock. The clock is process-wide.
+    """
+    global _clock
+    _clock = clock or wall_clock_us
+
+
 SPAN_KINDS = frozenset({"llm", "retrieval", "tool", "chain", "agent", "embedding", "span"})
 
 # Fields accepted by Span.update / update_current_span, stored as given.
@@ -164,7 +183,7 @@ class Span:
         self.parent_sid = parent_sid
         self.name = name
         self.kind = kind
-        self.start_time = time.time_ns() // 1000
+        self.start_time = _clock()
         self.end_time = 0
         self.status = "ok"
         self.input: Any = UNSET
@@ -249,7 +268,7 @@ class Span:
         """Close the span (once) and hand it to the exporter."""
         if self.end_time:
             return
-        self.end_time = time.time_ns() // 1000
+        self.end_time = _clock()
         if self._sink is not None:
             self._sink(self)
 
