@@ -1,0 +1,374 @@
+"""Ingest throughput: spans/s stored end to end over HTTP into the embedded chDB store.
+
+Starts the real API (uvicorn, one process, fresh data dir), then N client threads POST
+pre-built gzip batches of realistic spans (SDK batch format, then OTLP protobuf) until the
+target count is sent, and waits until ``count()`` over the stored spans equals what was sent
+(stored = visible to queries). With ``--with-phoenix`` the same OTLP batches go to Arize
+Phoenix (installed on demand into its own venv) and the ratio is printed.
+
+    .venv/bin/python benchmarks/ingest.py --spans 200000 [--with-phoenix]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import orjson
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+REPO = Path(__file__).resolve().parents[1]
+PHOENIX_VENV = REPO / "benchmarks" / ".phoenix-venv"
+QUESTION = "How do I rotate the API keys of a project without downtime? " * 3
+ANSWER = "Create a second key pair, deploy it, then revoke the first one once traffic moved. " * 3
+
+
+# ---------------------------------------------------------------- server side (--serve mode)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(data_dir: Path, port: int) -> None:
+    """Run the API on 127.0.0.1:port over a fresh store; print the bench project's keys."""
+    import uvicorn
+    from haloscope.platform.api.app import create_app
+    from haloscope.platform.auth.api_keys import create_api_key, create_project
+    from haloscope.platform.config import load_settings
+    from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+    from haloscope.platform.store import open_store
+
+    settings = load_settings(data_dir=str(data_dir), port=port)
+    upgrade_database(settings.resolved_database_url)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    with sessions() as session:
+        project = create_project(session, "bench")
+        key = create_api_key(session, project.id)
+        session.commit()
+        keys = {"project_id": str(project.id), "public": key.public_key, "secret": key.secret_key}
+    store = open_store(settings)
+    store.migrate()
+    app = create_app(settings, store=store, sessionmaker=sessions)
+
+    @app.get("/bench/count")
+    def count() -> dict[str, int]:
+        rows = store.driver.query(
+            "SELECT count() AS n FROM spans FINAL WHERE project_id = {p:String}",
+            {"p": keys["project_id"]},
+        )
+        return {"count": int(rows[0]["n"])}
+
+    print(json.dumps(keys), flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    store.close()
+
+
+# ---------------------------------------------------------------- payloads
+
+
+def _sdk_span(trace_id: str, i: int, t0: int) -> dict:
+    return {
+        "trace_id": trace_id,
+        "span_id": os.urandom(8).hex(),
+        "parent_span_id": None if i == 0 else trace_id[:16],
+        "name": "chat gpt-4o-mini" if i % 2 else "retrieve",
+        "kind": "llm" if i % 2 else "retrieval",
+        "start_time": t0 + i * 1000,
+        "end_time": t0 + i * 1000 + 800,
+        "input": {"messages": [{"role": "user", "content": QUESTION}]},
+        "output": ANSWER,
+        "model": "gpt-4o-mini",
+        "provider": "openai",
+        "usage": {"prompt_tokens": 120, "completion_tokens": 40},
+        "cost": 0.00012,
+        "session_id": "sess-42",
+        "user_id": "user-7",
+        "release": "1.4.2",
+        "tags": ["prod"],
+        "metadata": {"route": "/ask"},
+    }
+
+
+def sdk_batches(n_batches: int, batch: int) -> list[bytes]:
+    """Gzip SDK batches of ``batch`` spans, 10 spans per trace, all ids unique."""
+    t0 = int(time.time() * 1e6) - 3_600_000_000
+    out = []
+    for _ in range(n_batches):
+        spans = []
+        for _ in range(batch // 10):
+            trace_id = os.urandom(16).hex()
+            spans += [_sdk_span(trace_id, i, t0) for i in range(10)]
+        out.append(gzip.compress(orjson.dumps({"spans": spans}), 1))
+    return out
+
+
+def _kv(key: str, value: str | int) -> KeyValue:
+    any_value = (
+        AnyValue(int_value=value) if isinstance(value, int) else AnyValue(string_value=value)
+    )
+    return KeyValue(key=key, value=any_value)
+
+
+def otlp_batches(n_batches: int, batch: int) -> list[bytes]:
+    """Gzip OTLP protobuf export requests carrying the same spans as ``sdk_batches``."""
+    t0 = (int(time.time()) - 3600) * 1_000_000_000
+    out = []
+    for _ in range(n_batches):
+        request = ExportTraceServiceRequest()
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.attributes.append(_kv("service.name", "bench-app"))
+        resource_spans.resource.attributes.append(_kv("service.version", "1.4.2"))
+        scope = resource_spans.scope_spans.add()
+        scope.scope.name = "bench"
+        for _ in range(batch // 10):
+            trace_id = os.urandom(16)
+            for i in range(10):
+                span = scope.spans.add()
+                span.trace_id, span.span_id = trace_id, os.urandom(8)
+                if i:
+                    span.parent_span_id = trace_id[:8]
+                span.name = "chat gpt-4o-mini" if i % 2 else "retrieve"
+                span.start_time_unix_nano = t0 + i * 1_000_000
+                span.end_time_unix_nano = t0 + i * 1_000_000 + 800_000
+                span.attributes.extend(
+                    [
+                        _kv("openinference.span.kind", "LLM" if i % 2 else "RETRIEVER"),
+                        _kv("gen_ai.request.model", "gpt-4o-mini"),
+                        _kv("gen_ai.system", "openai"),
+                        _kv("gen_ai.usage.input_tokens", 120),
+                        _kv("gen_ai.usage.output_tokens", 40),
+                        _kv("input.value", QUESTION),
+                        _kv("output.value", ANSWER),
+                        _kv("session.id", "sess-42"),
+                        _kv("user.id", "user-7"),
+                    ]
+                )
+        out.append(gzip.compress(request.SerializeToString(), 1))
+    return out
+
+
+# ---------------------------------------------------------------- load generation
+
+
+def send_all(
+    url: str, bodies: list[bytes], headers: dict[str, str], clients: int, auth=None
+) -> None:
+    """POST every body once from ``clients`` threads; any non-2xx response aborts."""
+    position = iter(range(len(bodies)))
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker() -> None:
+        with httpx.Client(timeout=120, auth=auth) as http:
+            while True:
+                with lock:
+                    index = next(position, None)
+                if index is None or errors:
+                    return
+                response = http.post(url, content=bodies[index], headers=headers)
+                while response.status_code == 503:
+                    time.sleep(float(response.headers.get("retry-after", "1")))
+                    response = http.post(url, content=bodies[index], headers=headers)
+                if response.status_code >= 300:
+                    errors.append(f"{response.status_code}: {response.text[:300]}")
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"ingest failed: {errors[0]}")
+
+
+def measure(
+    label: str, send: Callable[[], None], count: Callable[[], int], expected: int, start_count: int
+) -> float:
+    """Send, then poll ``count`` until ``expected`` more spans are stored; return spans/s."""
+    started = time.perf_counter()
+    send()
+    sent_at = time.perf_counter() - started
+    while count() < start_count + expected:
+        time.sleep(0.05)
+        if time.perf_counter() - started > 600:
+            raise RuntimeError(f"{label}: spans not all stored after 600 s")
+    elapsed = time.perf_counter() - started
+    rate = expected / elapsed
+    print(
+        f"{label:<28} {expected:>9,} spans  sent {sent_at:6.2f}s  stored {elapsed:6.2f}s  "
+        f"{rate:>10,.0f} spans/s",
+        flush=True,
+    )
+    return rate
+
+
+def wait_http(url: str, timeout_s: float = 120) -> None:
+    """Poll ``url`` until it answers below 500."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def run_haloscope(args: argparse.Namespace, sdk: list[bytes], otlp: list[bytes]) -> dict:
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="haloscope-bench-") as data_dir:
+        env = {**os.environ, "HALOSCOPE_DATA_DIR": data_dir}
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", "--port", str(port), "--data-dir", data_dir],
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=REPO,
+        )
+        try:
+            keys = json.loads(server.stdout.readline())
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/api/health")
+            auth = (keys["public"], keys["secret"])
+
+            def count() -> int:
+                return httpx.get(f"{base}/bench/count", timeout=60).json()["count"]
+
+            gz = {"Content-Encoding": "gzip"}
+            results = {}
+            stored = 0
+            if "sdk" in args.formats:
+                results["sdk"] = measure(
+                    "haloscope SDK batch",
+                    lambda: send_all(
+                        f"{base}/api/v1/ingest",
+                        sdk,
+                        {**gz, "Content-Type": "application/json"},
+                        args.clients,
+                        auth,
+                    ),
+                    count,
+                    args.spans,
+                    stored,
+                )
+                stored += args.spans
+            if "otlp" in args.formats:
+                results["otlp"] = measure(
+                    "haloscope OTLP protobuf",
+                    lambda: send_all(
+                        f"{base}/v1/traces",
+                        otlp,
+                        {**gz, "Content-Type": "application/x-protobuf"},
+                        args.clients,
+                        auth,
+                    ),
+                    count,
+                    args.spans,
+                    stored,
+                )
+            return results
+        finally:
+            server.terminate()
+            server.wait(60)
+
+
+# ---------------------------------------------------------------- Phoenix baseline
+
+
+def run_phoenix(args: argparse.Namespace, otlp: list[bytes]) -> float:
+    """Send the OTLP batches to a fresh Phoenix server and measure until its span count matches."""
+    python = PHOENIX_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PHOENIX_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "arize-phoenix"], check=True)
+    port, grpc_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory(prefix="phoenix-bench-") as work:
+        env = {
+            **os.environ,
+            "PHOENIX_WORKING_DIR": work,
+            "PHOENIX_PORT": str(port),
+            "PHOENIX_GRPC_PORT": str(grpc_port),
+            "PHOENIX_HOST": "127.0.0.1",
+            "PHOENIX_TELEMETRY_ENABLED": "false",
+        }
+        server = subprocess.Popen(
+            [str(PHOENIX_VENV / "bin" / "phoenix"), "serve"],
+            env=env,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/healthz")
+            query = {"query": "{ projects { edges { node { name recordCount } } } }"}
+
+            def count() -> int:
+                data = httpx.post(f"{base}/graphql", json=query, timeout=120).json()
+                return sum(e["node"]["recordCount"] for e in data["data"]["projects"]["edges"])
+
+            headers = {"Content-Encoding": "gzip", "Content-Type": "application/x-protobuf"}
+            return measure(
+                "phoenix OTLP protobuf",
+                lambda: send_all(f"{base}/v1/traces", otlp, headers, args.clients),
+                count,
+                args.spans,
+                0,
+            )
+        finally:
+            server.terminate()
+            server.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=200_000, help="spans sent per format")
+    parser.add_argument("--batch", type=int, default=1000, help="spans per request")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
+    parser.add_argument("--formats", default="sdk,otlp", help="comma list: sdk, otlp")
+    parser.add_argument("--with-phoenix", action="store_true", help="also measure Arize Phoenix")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.data_dir, args.port)
+        return
+    n_batches = args.spans // args.batch
+    args.spans = n_batches * args.batch
+    print(f"building {n_batches} batches of {args.batch} spans per format ...", flush=True)
+    sdk = sdk_batches(n_batches, args.batch) if "sdk" in args.formats else []
+    otlp = (
+        otlp_batches(n_batches, args.batch) if "otlp" in args.formats or args.with_phoenix else []
+    )
+    ours = run_haloscope(args, sdk, otlp)
+    target = 50_000
+    for fmt, rate in ours.items():
+        print(f"haloscope {fmt}: {rate:,.0f} spans/s (target {target:,}: {rate / target:.2f}x)")
+    if args.with_phoenix:
+        try:
+            phoenix = run_phoenix(args, otlp)
+            if "otlp" in ours:
+                print(f"haloscope OTLP / phoenix OTLP = {ours['otlp'] / phoenix:.1f}x (target 10x)")
+        except Exception as exc:  # the baseline is optional: report and keep our figures
+            print(f"phoenix baseline failed: {exc!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The HTTP API: SDK and OTLP ingest, trace queries, metrics and health (FastAPI)."""

@@ -1,0 +1,61 @@
+"""The FastAPI application: ingest, query and health routes over one trace store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from haloscope.platform.api import health_routes, ingest_routes, query_routes
+from haloscope.platform.api.context import ApiContext
+from haloscope.platform.api.errors import install_error_handlers
+from haloscope.platform.api.responses import OrjsonResponse
+from haloscope.platform.auth.api_keys import ApiKeyVerifier
+from haloscope.platform.config import Settings
+from haloscope.platform.ingest.writer import SpanWriter
+from haloscope.platform.store import TraceStore
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+
+def create_app(
+    settings: Settings, *, store: TraceStore, sessionmaker: sessionmaker[Session]
+) -> FastAPI:
+    """Build the API over an opened, migrated ``store`` and the metadata DB ``sessionmaker``.
+
+    The lifespan starts the span writer and, on shutdown, writes every queued span before
+    returning. The caller keeps ownership of ``store`` (it is not closed here).
+    """
+    writer = SpanWriter(
+        store,
+        batch_rows=settings.write_batch_rows,
+        flush_interval_s=settings.write_flush_interval_s,
+        max_queued_rows=settings.write_queue_max_rows,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        writer.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(writer.stop)
+
+    app = FastAPI(
+        title="Haloscope API",
+        version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+    )
+    app.state.haloscope = ApiContext(
+        settings=settings,
+        store=store,
+        writer=writer,
+        verifier=ApiKeyVerifier(sessionmaker, settings.auth_cache_ttl_s),
+    )
+    install_error_handlers(app)
+
+    app.include_router(health_routes.router)
+    app.include_router(ingest_routes.router)
+    app.include_router(query_routes.router)
+    return app

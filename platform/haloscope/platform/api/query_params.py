@@ -1,0 +1,38 @@
+"""Parsing query-string values: timestamps and comma-separated lists."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from haloscope.platform.api.errors import ApiError
+
+
+def parse_timestamp(name: str, value: str | None) -> int | None:
+    """ISO 8601 (``2025-01-31T12:00:00Z``; naive means UTC) or integer epoch microseconds, as
+    epoch microseconds; 400 when it is neither."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ApiError(
+            400, f"{name}={value!r}: use ISO 8601 (2025-01-31T12:00:00Z) or epoch microseconds"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def choices(name: str, values: Iterable[str], allowed: Iterable[str]) -> tuple[str, ...]:
+    """Split repeated and comma-separated values, each of which must be in ``allowed``."""
+    allowed = frozenset(allowed)
+    out = tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+    unknown = sorted(set(out) - allowed)
+    if unknown:
+        raise ApiError(400, f"{name}: unknown value(s) {unknown}; allowed: {sorted(allowed)}")
+    return out

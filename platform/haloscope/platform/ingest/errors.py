@@ -1,0 +1,16 @@
+"""Errors that reject a whole ingest request or a single span."""
+
+from __future__ import annotations
+
+
+class PayloadError(Exception):
+    """The request as a whole cannot be ingested; ``status_code`` is the HTTP status to answer."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+        self.reason = reason
+
+
+class SpanRejected(ValueError):
+    """One span is invalid; the message is the reason reported back to the client."""

@@ -1,0 +1,28 @@
+"""Direct reads of the trace store used by the API tests to check what was stored."""
+
+from __future__ import annotations
+
+import time
+
+from haloscope.platform.store import TraceStore
+
+
+def stored_span_count(store: TraceStore, project_id: str) -> int:
+    """Spans of a project as queries see them (re-sent spans counted once)."""
+    rows = store.driver.query(
+        "SELECT count() AS n FROM spans FINAL WHERE project_id = {project_id:String}",
+        {"project_id": project_id},
+    )
+    return int(rows[0]["n"])
+
+
+def wait_for_span_count(
+    store: TraceStore, project_id: str, expected: int, timeout_s: float = 20.0
+) -> int:
+    """Poll until the project has ``expected`` spans (or the timeout); return the last count."""
+    deadline = time.monotonic() + timeout_s
+    count = stored_span_count(store, project_id)
+    while count != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = stored_span_count(store, project_id)
+    return count

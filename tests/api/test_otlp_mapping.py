@@ -1,0 +1,125 @@
+"""OTLP spans (encoded by the official OpenTelemetry encoder) mapped onto span rows."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from google.protobuf import json_format
+from haloscope.platform.ingest.errors import PayloadError
+from haloscope.platform.ingest.otlp import (
+    JSON,
+    PROTOBUF,
+    decode_export_request,
+    encode_export_response,
+    media_type,
+)
+from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
+from haloscope.platform.ingest.results import Rejection
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+from tests.api.otel_spans import recorded_spans
+
+
+def _rows_by_name(request) -> dict:
+    batch = convert_otlp_request(request, "p1", max_spans=100, max_field_bytes=100_000)
+    assert batch.rejected == []
+    return {row["name"]: row for row in batch.rows}
+
+
+def test_genai_and_openinference_attributes_map_to_columns() -> None:
+    rows = _rows_by_name(encode_spans(recorded_spans()))
+    root = rows["support-agent"]
+    assert root["kind"] == "agent" and root["parent_span_id"] == ""
+    assert (root["session_id"], root["user_id"], root["release"]) == ("sess-9", "user-3", "2.0.1")
+    assert root["tags"] == ["beta", "eu"]
+    assert orjson.loads(root["input"]) == "Where is my order?"
+    assert root["metadata"]["customer.tier"] == "gold"
+    assert root["metadata"]["service.name"] == "rag-app"
+    assert root["metadata"]["otel.scope.name"] == "tests.otel"
+
+    chat = rows["chat gpt-4o"]
+    assert (chat["kind"], chat["model"], chat["provider"]) == ("llm", "gpt-4o", "openai")
+    assert (chat["prompt_tokens"], chat["completion_tokens"], chat["total_tokens"]) == (42, 7, 49)
+    assert orjson.loads(chat["input"]) == [{"role": "user", "content": "hi"}]
+    assert orjson.loads(chat["output"]) == [{"role": "assistant", "content": "yo"}]
+    assert chat["metadata"]["gen_ai.response.model"] == "gpt-4o-2024-08-06"
+    assert chat["parent_span_id"] == root["span_id"]
+
+    llm = rows["openinference llm"]
+    assert (llm["kind"], llm["model"], llm["provider"]) == ("llm", "claude-3-5-haiku", "anthropic")
+    assert (llm["prompt_tokens"], llm["completion_tokens"], llm["total_tokens"]) == (11, 5, 16)
+    assert orjson.loads(llm["input"]) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Status?"},
+    ]
+    assert orjson.loads(llm["output"]) == [{"role": "assistant", "content": "Shipped."}]
+    assert not any(key.startswith("llm.") for key in llm["metadata"])
+
+    retriever = rows["vector search"]
+    assert retriever["kind"] == "retrieval"
+    assert orjson.loads(retriever["documents"]) == [
+        {"id": "kb-1", "score": 0.8, "content": "Orders ship in 2 days."},
+        {"id": "kb-2", "score": 0.3, "content": "Returns are free."},
+    ]
+
+    tool = rows["execute_tool lookup_order"]
+    assert (tool["kind"], tool["tool_name"]) == ("tool", "lookup_order")
+    assert orjson.loads(tool["tool_arguments"]) == {"order_id": "A17"}
+
+    failed = rows["flaky step"]
+    assert failed["status"] == "error"
+    assert failed["status_message"] == "TimeoutError: carrier API timed out"
+    assert all(row["status"] == "ok" for name, row in rows.items() if name != "flaky step")
+
+
+def test_otlp_json_with_hex_ids_decodes_like_protobuf() -> None:
+    request = encode_spans(recorded_spans())
+    document = json_format.MessageToDict(request)
+    for rs in document["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:  # protobuf JSON is base64; OTLP JSON is hex
+                        span[key] = json_format.base64.b64decode(span[key]).hex()
+    from_json = decode_export_request(orjson.dumps(document), JSON)
+    assert _rows_by_name(from_json) == _rows_by_name(request)
+
+
+def test_invalid_spans_are_rejected_and_reported_in_partial_success() -> None:
+    request = encode_spans(recorded_spans())
+    spans = request.resource_spans[0].scope_spans[0].spans
+    spans[0].span_id = b"\x01\x02"
+    spans[1].end_time_unix_nano = spans[1].start_time_unix_nano - 1
+    batch = convert_otlp_request(request, "p1", max_spans=100, max_field_bytes=100_000)
+    assert len(batch.rows) == len(spans) - 2
+    assert [r.index for r in batch.rejected] == [0, 1]
+    assert "span_id" in batch.rejected[0].reason
+    assert "end_time is before start_time" in batch.rejected[1].reason
+    response = orjson.loads(encode_export_response(batch.rejected, JSON))
+    assert response["partialSuccess"]["rejectedSpans"] == "2"
+    assert "end_time is before start_time" in response["partialSuccess"]["errorMessage"]
+
+
+def test_response_without_rejections_is_empty_and_reasons_are_capped() -> None:
+    assert encode_export_response([], PROTOBUF) == b""
+    many = [Rejection(i, "", "bad") for i in range(8)]
+    assert (
+        "and 3 more"
+        in orjson.loads(encode_export_response(many, JSON))["partialSuccess"]["errorMessage"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"), [(b"\xff\xff\xff", PROTOBUF), (b"{", JSON), (b"[]", JSON)]
+)
+def test_undecodable_bodies(body: bytes, kind: str) -> None:
+    with pytest.raises(PayloadError) as err:
+        decode_export_request(body, kind)
+    assert err.value.status_code == 400
+
+
+def test_media_type() -> None:
+    assert media_type("application/json; charset=utf-8") == JSON
+    with pytest.raises(PayloadError) as err:
+        media_type("text/plain")
+    assert err.value.status_code == 415
