@@ -1,0 +1,1 @@
+"""Authentication: projects and API keys, users and passwords, dashboard sessions."""
