@@ -1,0 +1,5 @@
+"""The ``haloscope`` command line."""
+
+from haloscope.platform.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,141 @@
+"""Administrative commands: ``migrate``, ``project create``, ``keys create|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from haloscope.platform.auth import api_keys
+from haloscope.platform.config import Settings, load_settings
+from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+
+
+class CommandError(RuntimeError):
+    """A command failed for a reason the user can fix; the message says how."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the administrative sub-commands to ``sub``."""
+    migrate = sub.add_parser("migrate", help="apply metadata-DB and trace-store migrations")
+    migrate.set_defaults(handler=run_migrate)
+
+    project = sub.add_parser("project", help="manage projects")
+    project_sub = project.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = project_sub.add_parser("create", help="create a project")
+    create.add_argument("name")
+    create.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    create.set_defaults(handler=run_project_create)
+
+    keys = sub.add_parser("keys", help="manage a project's API keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kcreate = keys_sub.add_parser("create", help="create an API key pair (secret shown once)")
+    kcreate.add_argument("--project", required=True, help="project name")
+    kcreate.add_argument("--note", default="", help="what the key is for")
+    kcreate.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    kcreate.set_defaults(handler=run_keys_create)
+    klist = keys_sub.add_parser("list", help="list a project's API keys")
+    klist.add_argument("--project", required=True, help="project name")
+    klist.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    klist.set_defaults(handler=run_keys_list)
+    krevoke = keys_sub.add_parser("revoke", help="revoke an API key")
+    krevoke.add_argument("--project", required=True, help="project name")
+    krevoke.add_argument("key_id", help="the key's id (see `haloscope keys list`)")
+    krevoke.set_defaults(handler=run_keys_revoke)
+
+
+def migrate_all(settings: Settings) -> list[str]:
+    """Upgrade the metadata DB and apply trace-store DDL; returns the ClickHouse versions applied."""
+    from haloscope.platform.store import open_store
+
+    upgrade_database(settings.resolved_database_url)
+    store = open_store(settings)
+    try:
+        return [str(v) for v in store.migrate()]
+    finally:
+        store.close()
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """``haloscope migrate``."""
+    applied = migrate_all(load_settings())
+    print(f"metadata DB at head; trace store: {len(applied)} migration(s) applied {applied}")
+    return 0
+
+
+def _sessions(settings: Settings) -> Any:
+    upgrade_database(settings.resolved_database_url)
+    return make_sessionmaker(make_engine(settings.resolved_database_url))
+
+
+def _project_id(session: Any, name: str) -> str:
+    project = api_keys.get_project_by_name(session, name)
+    if project is None:
+        raise CommandError(f"no project named {name!r}; create it with `haloscope project create`")
+    return project.id
+
+
+def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
+    print(json.dumps(payload) if args.json else text)
+
+
+def run_project_create(args: argparse.Namespace) -> int:
+    """``haloscope project create NAME``."""
+    sessions = _sessions(load_settings())
+    with sessions.begin() as session:
+        try:
+            project = api_keys.create_project(session, args.name)
+        except (api_keys.ConflictError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        payload = {"id": project.id, "name": project.name}
+    _emit(args, payload, f"created project {payload['name']!r} (id {payload['id']})")
+    return 0
+
+
+def run_keys_create(args: argparse.Namespace) -> int:
+    """``haloscope keys create --project NAME``."""
+    sessions = _sessions(load_settings())
+    with sessions.begin() as session:
+        issued = api_keys.create_api_key(session, _project_id(session, args.project), args.note)
+    payload = {"id": issued.id, "public_key": issued.public_key, "secret_key": issued.secret_key}
+    text = (
+        f"HALOSCOPE_PUBLIC_KEY={issued.public_key}\nHALOSCOPE_SECRET_KEY={issued.secret_key}\n"
+        "The secret is shown once; store it now."
+    )
+    _emit(args, payload, text)
+    return 0
+
+
+def run_keys_list(args: argparse.Namespace) -> int:
+    """``haloscope keys list --project NAME``."""
+    sessions = _sessions(load_settings())
+    with sessions.begin() as session:
+        keys = api_keys.list_api_keys(
+            session, _project_id(session, args.project), include_revoked=True
+        )
+        rows = [
+            {
+                "id": k.id,
+                "public_key": k.public_key,
+                "secret_hint": k.secret_hint,
+                "created_at": k.created_at.isoformat(),
+                "revoked": k.revoked_at is not None,
+            }
+            for k in keys
+        ]
+    if args.json:
+        print(json.dumps(rows))
+    for row in [] if args.json else rows:
+        state = "revoked" if row["revoked"] else "active"
+        print(f"{row['id']}  {row['public_key']}  ...{row['secret_hint']}  {state}")
+    return 0
+
+
+def run_keys_revoke(args: argparse.Namespace) -> int:
+    """``haloscope keys revoke --project NAME KEY_ID``."""
+    sessions = _sessions(load_settings())
+    with sessions.begin() as session:
+        if not api_keys.revoke_api_key(session, _project_id(session, args.project), args.key_id):
+            raise CommandError(f"no active key {args.key_id!r} in project {args.project!r}")
+    print(f"revoked key {args.key_id}")
+    return 0

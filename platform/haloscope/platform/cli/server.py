@@ -1,0 +1,99 @@
+"""Server commands: ``up`` (all-in-one, embedded defaults) and ``serve`` (API + dashboard)."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from typing import Any
+
+from haloscope.platform.config import Settings, load_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``up`` and ``serve`` to ``sub``."""
+    for name, help_text in (
+        (
+            "up",
+            "all-in-one: migrate, then run API, dashboard and the embedded store in one process",
+        ),
+        ("serve", "run the API and dashboard (scale-out: start any number of replicas)"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--host", default=None, help="bind address (HALOSCOPE_HOST)")
+        cmd.add_argument("--port", type=int, default=None, help="port (HALOSCOPE_PORT)")
+        cmd.set_defaults(handler=run_up if name == "up" else run_serve)
+    sub.choices["up"].add_argument(
+        "--demo", action="store_true", help="seed a demo project with realistic traces"
+    )
+
+
+def build_app(settings: Settings, *, migrate: bool = False) -> Any:
+    """The composition root: API + dashboard over the configured stores, migrated if asked."""
+    from haloscope.platform.api.app import create_app
+    from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+    from haloscope.platform.store import open_store
+    from haloscope.web import mount_dashboard
+
+    if migrate:
+        upgrade_database(settings.resolved_database_url)
+    store = open_store(settings)
+    if migrate:
+        store.migrate()
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    app = create_app(settings, store=store, sessionmaker=sessions)
+    mount_dashboard(app, settings=settings, sessionmaker=sessions)
+    return app
+
+
+def _serve(settings: Settings, *, migrate: bool = False, on_started: Any = None) -> int:
+    import uvicorn
+
+    app = build_app(settings, migrate=migrate)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    if on_started is not None:
+
+        def wait_then_run() -> None:
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)
+            if server.started:
+                on_started()
+
+        threading.Thread(target=wait_then_run, name="haloscope-on-started", daemon=True).start()
+    server.run()
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(host=args.host, port=args.port)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``haloscope serve``."""
+    return _serve(_settings(args))
+
+
+def run_up(args: argparse.Namespace) -> int:
+    """``haloscope up``: migrate, start everything in one process, optionally seed the demo."""
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"http://{settings.host}:{settings.port}"
+
+    def announce() -> None:
+        lines = [f"Haloscope is up: dashboard {url}/  API {url}/api  docs {url}/docs"]
+        if args.demo:
+            from haloscope.platform.demo import seed_demo
+
+            result = seed_demo(settings, base_url=url)
+            lines += [
+                f"demo project {result.project_name!r}: {result.traces_sent} traces seeded",
+                f"HALOSCOPE_HOST={url}",
+                f"HALOSCOPE_PUBLIC_KEY={result.public_key}",
+                f"HALOSCOPE_SECRET_KEY={result.secret_key}",
+            ]
+        print("\n".join(lines), flush=True)
+
+    return _serve(settings, migrate=True, on_started=announce)

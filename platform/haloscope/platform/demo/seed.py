@@ -1,0 +1,106 @@
+"""Seed a platform with two weeks of demo traffic through the real SDK and ingest API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import haloscope.sdk as sdk
+from haloscope.platform.auth import api_keys
+from haloscope.platform.config import Settings
+from haloscope.platform.db.engine import make_engine, make_sessionmaker
+from haloscope.platform.demo.knowledge import QUESTIONS
+from haloscope.platform.demo.rag_app import Release, SimulatedClock, SupportAssistant
+
+DEMO_PROJECT = "demo"
+DAYS = 14
+RELEASES = (
+    Release(
+        "v1.3.0",
+        models=(("gpt-4o", 0.7), ("claude-3-5-sonnet", 0.3)),
+        hallucination_rate=0.03,
+        llm_error_rate=0.02,
+    ),
+    Release(
+        "v1.4.0",
+        models=(("gpt-4o-mini", 0.85), ("claude-3-5-haiku", 0.15)),
+        hallucination_rate=0.12,
+        llm_error_rate=0.04,
+        extra_tags=("cheaper-model",),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What ``seed_demo`` did: the demo project, a fresh key pair for it, traces sent."""
+
+    project_name: str
+    public_key: str
+    secret_key: str
+    traces_sent: int
+
+
+def _has_traces(base_url: str, public_key: str, secret_key: str) -> bool:
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/traces?limit=1",
+        headers={"Authorization": f"Bearer {public_key}:{secret_key}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return bool(json.load(response)["data"])
+
+
+def _issue_demo_key(settings: Settings) -> tuple[str, str]:
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    with sessions.begin() as session:
+        project = api_keys.get_project_by_name(session, DEMO_PROJECT)
+        if project is None:
+            project = api_keys.create_project(session, DEMO_PROJECT)
+        issued = api_keys.create_api_key(session, project.id, note="haloscope up --demo")
+    return issued.public_key, issued.secret_key
+
+
+def run_simulation(
+    *, traces_per_day: int = 40, days: int = DAYS, seed: int = 7, end: datetime | None = None
+) -> int:
+    """Drive the instrumented app over ``days`` of simulated traffic; returns traces started."""
+    rng = random.Random(seed)
+    end = end or datetime.now(UTC)
+    start = end - timedelta(days=days)
+    clock = SimulatedClock(int(start.timestamp() * 1_000_000))
+    app = SupportAssistant(clock, rng)
+    users = [f"user-{i:03d}" for i in range(60)]
+    sdk.set_clock(clock)
+    sent = 0
+    try:
+        for day in range(days):
+            release = RELEASES[0] if day < days * 0.6 else RELEASES[1]
+            day_start = start + timedelta(days=day)
+            volume = max(1, int(traces_per_day * rng.uniform(0.7, 1.3)))
+            for offset in sorted(rng.uniform(7, 23) for _ in range(volume)):
+                clock.now_us = int((day_start + timedelta(hours=offset)).timestamp() * 1_000_000)
+                user = rng.choice(users)
+                session_id = f"sess-{user}-{day}-{int(offset)}"
+                question = rng.choice(QUESTIONS)
+                # Failures are part of the demo: the SDK records them on the spans.
+                with contextlib.suppress(Exception):
+                    app.answer(question, user, session_id, release)
+                sent += 1
+    finally:
+        sdk.set_clock(None)
+    return sent
+
+
+def seed_demo(settings: Settings, *, base_url: str) -> DemoResult:
+    """Create the demo project and key, and send demo traces unless it already has some."""
+    public_key, secret_key = _issue_demo_key(settings)
+    sent = 0
+    if not _has_traces(base_url, public_key, secret_key):
+        sdk.init(host=base_url, public_key=public_key, secret_key=secret_key)
+        sent = run_simulation()
+        sdk.flush(timeout=60)
+    return DemoResult(DEMO_PROJECT, public_key, secret_key, sent)

@@ -1,0 +1,76 @@
+"""The ``haloscope`` admin commands, run as real subprocesses against a fresh data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def haloscope(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with its own data dir and return the finished process."""
+    environ = {**os.environ, "HALOSCOPE_DATA_DIR": str(data_dir), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "haloscope.platform.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "hs"
+
+
+def test_project_and_key_creation_print_json(data_dir: Path) -> None:
+    created = haloscope(data_dir, "project", "create", "shop-bot", "--json")
+    assert created.returncode == 0, created.stderr
+    project = json.loads(created.stdout)
+    assert project["name"] == "shop-bot" and len(project["id"]) >= 16
+
+    issued = haloscope(data_dir, "keys", "create", "--project", "shop-bot", "--json")
+    assert issued.returncode == 0, issued.stderr
+    key = json.loads(issued.stdout)
+    assert key["public_key"].startswith("pk-hs-") and key["secret_key"].startswith("sk-hs-")
+
+    listed = json.loads(haloscope(data_dir, "keys", "list", "--project", "shop-bot", "--json").stdout)
+    assert [k["public_key"] for k in listed] == [key["public_key"]]
+    assert key["secret_key"] not in json.dumps(listed)
+
+    revoked = haloscope(data_dir, "keys", "revoke", "--project", "shop-bot", key["id"])
+    assert revoked.returncode == 0, revoked.stderr
+    listed = json.loads(haloscope(data_dir, "keys", "list", "--project", "shop-bot", "--json").stdout)
+    assert listed[0]["revoked"] is True
+
+
+def test_duplicate_project_and_unknown_project_exit_2_with_the_fix(data_dir: Path) -> None:
+    assert haloscope(data_dir, "project", "create", "dup").returncode == 0
+    again = haloscope(data_dir, "project", "create", "dup")
+    assert again.returncode == 2 and "dup" in again.stderr
+
+    missing = haloscope(data_dir, "keys", "create", "--project", "nope")
+    assert missing.returncode == 2
+    assert "no project named 'nope'" in missing.stderr
+    assert "haloscope project create" in missing.stderr
+
+
+def test_migrate_is_idempotent(data_dir: Path) -> None:
+    first = haloscope(data_dir, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert "2 migration(s) applied" in first.stdout
+    second = haloscope(data_dir, "migrate")
+    assert second.returncode == 0, second.stderr
+    assert "0 migration(s) applied" in second.stdout
+
+
+def test_bad_configuration_names_the_setting(data_dir: Path) -> None:
+    result = haloscope(data_dir, "migrate", HALOSCOPE_STORE="mysql")
+    assert result.returncode == 2
+    assert "HALOSCOPE_STORE='mysql'" in result.stderr and "chdb" in result.stderr
