@@ -40,13 +40,17 @@ def test_project_and_key_creation_print_json(data_dir: Path) -> None:
     key = json.loads(issued.stdout)
     assert key["public_key"].startswith("pk-hs-") and key["secret_key"].startswith("sk-hs-")
 
-    listed = json.loads(haloscope(data_dir, "keys", "list", "--project", "shop-bot", "--json").stdout)
+    listed = json.loads(
+        haloscope(data_dir, "keys", "list", "--project", "shop-bot", "--json").stdout
+    )
     assert [k["public_key"] for k in listed] == [key["public_key"]]
     assert key["secret_key"] not in json.dumps(listed)
 
     revoked = haloscope(data_dir, "keys", "revoke", "--project", "shop-bot", key["id"])
     assert revoked.returncode == 0, revoked.stderr
-    listed = json.loads(haloscope(data_dir, "keys", "list", "--project", "shop-bot", "--json").stdout)
+    listed = json.loads(
+        haloscope(data_dir, "keys", "list", "--project", "shop-bot", "--json").stdout
+    )
     assert listed[0]["revoked"] is True
 
 

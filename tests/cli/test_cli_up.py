@@ -70,4 +70,5 @@ def test_up_demo_serves_seeded_traces_and_stops_cleanly(tmp_path: Path) -> None:
             assert httpx.get(f"{base}/api/v1/traces").status_code == 401
     finally:
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        # uvicorn shuts down gracefully, then re-raises the signal it caught.
+        assert proc.wait(timeout=30) in (0, -signal.SIGINT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,13 +46,22 @@ class DemoResult:
     traces_sent: int
 
 
-def _has_traces(base_url: str, public_key: str, secret_key: str) -> bool:
+def _stored_traces(base_url: str, public_key: str, secret_key: str) -> int:
+    """How many traces the project has stored, asked through the metrics API."""
     request = urllib.request.Request(
-        f"{base_url}/api/v1/traces?limit=1",
+        f"{base_url}/api/v1/metrics?start=0",
         headers={"Authorization": f"Bearer {public_key}:{secret_key}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return bool(json.load(response)["data"])
+        rows = json.load(response)["data"]
+    return int(rows[0]["traces"]) if rows else 0
+
+
+def _wait_until_stored(base_url: str, keys: tuple[str, str], traces: int, timeout: float) -> None:
+    """Block until the ingest writer has flushed ``traces`` traces (or ``timeout`` passes)."""
+    deadline = time.monotonic() + timeout
+    while _stored_traces(base_url, *keys) < traces and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _issue_demo_key(settings: Settings) -> tuple[str, str]:
@@ -99,8 +109,9 @@ def seed_demo(settings: Settings, *, base_url: str) -> DemoResult:
     """Create the demo project and key, and send demo traces unless it already has some."""
     public_key, secret_key = _issue_demo_key(settings)
     sent = 0
-    if not _has_traces(base_url, public_key, secret_key):
+    if not _stored_traces(base_url, public_key, secret_key):
         sdk.init(host=base_url, public_key=public_key, secret_key=secret_key)
         sent = run_simulation()
         sdk.flush(timeout=60)
+        _wait_until_stored(base_url, (public_key, secret_key), sent, timeout=30)
     return DemoResult(DEMO_PROJECT, public_key, secret_key, sent)
