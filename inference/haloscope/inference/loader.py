@@ -1,0 +1,124 @@
+"""Load weights, config and tokenizer from a Hugging Face safetensors directory or a GGUF file."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from haloscope.inference.config import ModelConfig, UnsupportedModelError
+from haloscope.inference.tokenizer import TextTokenizer, tokenizer_from_dir, tokenizer_from_gguf
+
+SUPPORTED_FORMATS = "a .gguf file or a directory with config.json + *.safetensors + tokenizer.json"
+
+_GGUF_LAYER_NAMES = {
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+}
+_GGUF_GLOBAL_NAMES = {
+    "token_embd.weight": "model.embed_tokens.weight",
+    "output_norm.weight": "model.norm.weight",
+    "output.weight": "lm_head.weight",
+}
+_GGUF_LAYER_RE = re.compile(r"blk\.(\d+)\.(\w+)\.(weight|bias)")
+
+
+@dataclass
+class LoadedModel:
+    """Everything needed to build the engine: shape, HF-named float tensors, tokenizer."""
+
+    source: str
+    config: ModelConfig
+    weights: dict[str, torch.Tensor]
+    tokenizer: TextTokenizer
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Load a Llama-family model from ``path`` (GGUF file or safetensors directory)."""
+    path = Path(path)
+    if path.is_file() and path.suffix == ".gguf":
+        return _load_gguf(path)
+    if path.is_dir() and (path / "config.json").is_file():
+        return _load_safetensors_dir(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"model path {str(path)!r} does not exist; expected {SUPPORTED_FORMATS}"
+        )
+    raise UnsupportedModelError(f"model path {str(path)!r} is not {SUPPORTED_FORMATS}")
+
+
+def _load_safetensors_dir(model_dir: Path) -> LoadedModel:
+    from safetensors.torch import load_file
+
+    hf_config = json.loads((model_dir / "config.json").read_text())
+    config = ModelConfig.from_hf_config(hf_config, str(model_dir / "config.json"))
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{model_dir}: no *.safetensors weight files")
+    weights: dict[str, torch.Tensor] = {}
+    for file in files:
+        weights.update(load_file(str(file)))
+    return LoadedModel(str(model_dir), config, weights, tokenizer_from_dir(model_dir, hf_config))
+
+
+def _load_gguf(path: Path) -> LoadedModel:
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    reader = GGUFReader(str(path))
+    meta = _gguf_metadata(reader)
+    names = {t.name for t in reader.tensors}
+    embed = next(t for t in reader.tensors if t.name == "token_embd.weight")
+    config = ModelConfig.from_gguf_metadata(
+        meta, vocab_size=int(embed.shape[1]), has_output="output.weight" in names, source=str(path)
+    )
+    weights: dict[str, torch.Tensor] = {}
+    for tensor in reader.tensors:
+        shape = [int(d) for d in reversed(tensor.shape)]
+        array = dequantize(tensor.data, tensor.tensor_type).reshape(shape)
+        name = _hf_name(tensor.name, str(path))
+        if name.endswith("q_proj.weight"):
+            array = _unpermute_rope(array, config.num_heads)
+        elif name.endswith("k_proj.weight"):
+            array = _unpermute_rope(array, config.num_kv_heads)
+        weights[name] = torch.tensor(array, dtype=torch.float32)
+    return LoadedModel(str(path), config, weights, tokenizer_from_gguf(meta, str(path)))
+
+
+def _gguf_metadata(reader: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        meta[key] = field.contents()
+    return meta
+
+
+def _hf_name(gguf_name: str, source: str) -> str:
+    if gguf_name in _GGUF_GLOBAL_NAMES:
+        return _GGUF_GLOBAL_NAMES[gguf_name]
+    match = _GGUF_LAYER_RE.fullmatch(gguf_name)
+    if match is None or match.group(2) not in _GGUF_LAYER_NAMES:
+        raise UnsupportedModelError(f"{source}: unexpected GGUF tensor {gguf_name!r} for llama")
+    layer, part, kind = match.groups()
+    return f"model.layers.{layer}.{_GGUF_LAYER_NAMES[part]}.{kind}"
+
+
+def _unpermute_rope(weight: np.ndarray, num_heads: int) -> np.ndarray:
+    """Undo llama.cpp's Q/K row permutation (interleaved RoPE pairs -> HF's rotate-half halves)."""
+    rows = weight.shape[0]
+    half = rows // num_heads // 2
+    return (
+        weight.reshape(num_heads, half, 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    )

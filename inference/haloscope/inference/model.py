@@ -1,0 +1,88 @@
+"""Llama-family decoder over flat token batches: RMSNorm, RoPE, GQA, SwiGLU, paged attention."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from haloscope.inference.attention import AttentionBatch, paged_attention
+from haloscope.inference.config import ModelConfig
+from haloscope.inference.kv_cache import KVCache
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """Root-mean-square layer norm, computed in float32 like the reference implementation."""
+    x32 = x.float()
+    x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * x32.to(x.dtype)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary embedding in rotate-half layout; ``x`` is [T, heads, D], ``cos``/``sin`` [T, D]."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos[:, None, :] + rotated * sin[:, None, :]
+
+
+class _Layer:
+    """One decoder layer's weights (Q/K/V and gate/up fused for fewer matmuls)."""
+
+    def __init__(self, weights: dict[str, torch.Tensor], prefix: str) -> None:
+        attn, mlp = f"{prefix}.self_attn", f"{prefix}.mlp"
+        self.input_norm = weights[f"{prefix}.input_layernorm.weight"]
+        self.post_norm = weights[f"{prefix}.post_attention_layernorm.weight"]
+        self.qkv = torch.cat([weights[f"{attn}.{p}_proj.weight"] for p in "qkv"])
+        self.o = weights[f"{attn}.o_proj.weight"]
+        self.gate_up = torch.cat(
+            [weights[f"{mlp}.gate_proj.weight"], weights[f"{mlp}.up_proj.weight"]]
+        )
+        self.down = weights[f"{mlp}.down_proj.weight"]
+
+
+class LlamaModel:
+    """Inference-only Llama decoder whose attention reads and writes a paged KV cache."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        weights: dict[str, torch.Tensor],
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.config = config
+        w = {name: t.to(device=device, dtype=dtype) for name, t in weights.items()}
+        self.embed = w["model.embed_tokens.weight"]
+        self.norm = w["model.norm.weight"]
+        self.lm_head = self.embed if config.tie_word_embeddings else w["lm_head.weight"]
+        self.layers = [_Layer(w, f"model.layers.{i}") for i in range(config.num_layers)]
+        exponents = torch.arange(0, config.head_dim, 2, dtype=torch.int64).float() / config.head_dim
+        self.inv_freq = (1.0 / (config.rope_theta**exponents)).to(device)
+
+    @torch.inference_mode()
+    def forward(
+        self,
+        token_ids: torch.Tensor,
+        batch: AttentionBatch,
+        cache: KVCache,
+        logit_rows: torch.Tensor,
+    ) -> torch.Tensor:
+        """Run ``token_ids`` ([T]) through the decoder; return logits ([R, vocab]) of ``logit_rows``."""
+        cfg = self.config
+        q_size = cfg.num_heads * cfg.head_dim
+        kv_size = cfg.num_kv_heads * cfg.head_dim
+        freqs = batch.positions[:, None].float() * self.inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos().to(self.embed.dtype), emb.sin().to(self.embed.dtype)
+        h = F.embedding(token_ids, self.embed)
+        for index, layer in enumerate(self.layers):
+            x = rms_norm(h, layer.input_norm, cfg.rms_norm_eps)
+            q, k, v = F.linear(x, layer.qkv).split([q_size, kv_size, kv_size], dim=-1)
+            q = apply_rope(q.view(-1, cfg.num_heads, cfg.head_dim), cos, sin)
+            k = apply_rope(k.view(-1, cfg.num_kv_heads, cfg.head_dim), cos, sin)
+            v = v.view(-1, cfg.num_kv_heads, cfg.head_dim)
+            attn = paged_attention(q, k, v, cache.k[index], cache.v[index], batch)
+            h = h + F.linear(attn.reshape(-1, q_size), layer.o)
+            x = rms_norm(h, layer.post_norm, cfg.rms_norm_eps)
+            gate, up = F.linear(x, layer.gate_up).chunk(2, dim=-1)
+            h = h + F.linear(F.silu(gate) * up, layer.down)
+        last = rms_norm(h[logit_rows], self.norm, cfg.rms_norm_eps)
+        return F.linear(last, self.lm_head)

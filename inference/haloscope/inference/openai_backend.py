@@ -1,0 +1,224 @@
+"""Judge backend for any OpenAI-compatible endpoint (vLLM or SGLang servers, hosted APIs)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from haloscope.inference.interface import (
+    ChoiceScores,
+    EngineStats,
+    GenerateResult,
+    Generation,
+    JudgeEngine,
+    JudgePrompt,
+    ScoreResult,
+)
+from haloscope.inference.sampling import MAX_TOP_LOGPROBS, SamplingParams
+
+_RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+MODES = ("chat", "completions")
+
+
+class EndpointError(RuntimeError):
+    """The endpoint answered with an error, or could not be reached, after all retries."""
+
+
+class OpenAIJudgeEngine(JudgeEngine):
+    """Sends each prompt as one request; ``concurrency`` requests are in flight at most.
+
+    ``mode="chat"`` posts ``/chat/completions`` (prompt ``messages`` when present, else the
+    prompt text as one user turn); ``mode="completions"`` posts ``/completions`` with the raw
+    prompt text. Scores come from the first token's ``top_logprobs``: each returned token is
+    credited to the choice it spells (exactly, or as the choice's unique start, ignoring
+    surrounding whitespace), which assumes the choices differ in their first token.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        api_key: str | None = None,
+        mode: str = "chat",
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        concurrency: int = 8,
+        backoff_s: float = 0.5,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; supported: {', '.join(MODES)}")
+        if concurrency < 1 or max_retries < 0:
+            raise ValueError("concurrency must be >= 1 and max_retries >= 0")
+        self.model = model
+        self.mode = mode
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.backoff_s = backoff_s
+        key = api_key or os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout_s,
+            limits=httpx.Limits(max_connections=concurrency),
+        )
+
+    def chat_prompt(self, rubric: str, item: str) -> JudgePrompt:
+        """Rubric and item as system and user messages (text form: rubric, blank line, item)."""
+        return JudgePrompt(
+            prefix=rubric + "\n\n",
+            suffix=item,
+            messages=({"role": "system", "content": rubric}, {"role": "user", "content": item}),
+        )
+
+    def score_choices(self, prompts: Sequence[JudgePrompt], choices: Sequence[str]) -> ScoreResult:
+        """Choice probabilities from the first generated token's top log-probabilities."""
+        if not choices:
+            raise ValueError("choices must not be empty")
+        body = {"max_tokens": 1, "temperature": 0.0, "logprobs_top": MAX_TOP_LOGPROBS}
+        responses, stats = self._send_all(prompts, body)
+        scores = []
+        for response in responses:
+            if isinstance(response, str):
+                scores.append(ChoiceScores(error=response))
+                continue
+            top = self._tokens(response)[:1]
+            scores.append(_choice_scores(top[0][2] if top else [], choices))
+        return ScoreResult(scores, stats)
+
+    def generate(self, prompts: Sequence[JudgePrompt], params: SamplingParams) -> GenerateResult:
+        """One completion per prompt with the sampling settings the API supports."""
+        if params.choices is not None:
+            raise ValueError("constrained choices are not supported by the openai backend")
+        body: dict[str, Any] = {
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "logprobs_top": params.top_logprobs,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        responses, stats = self._send_all(prompts, body)
+        generations = []
+        for response in responses:
+            if isinstance(response, str):
+                generations.append(Generation(error=response))
+                continue
+            choice = response["choices"][0]
+            tokens = self._tokens(response)
+            text = choice["message"]["content"] if self.mode == "chat" else choice["text"]
+            generations.append(
+                Generation(
+                    text=text or "",
+                    logprobs=[lp for _, lp, _ in tokens],
+                    top_logprobs=[top for _, _, top in tokens] if params.top_logprobs else [],
+                    finish_reason=choice.get("finish_reason"),
+                )
+            )
+        return GenerateResult(generations, stats)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+    def _send_all(
+        self, prompts: Sequence[JudgePrompt], body: dict[str, Any]
+    ) -> tuple[list[dict[str, Any] | str], EngineStats]:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            responses = list(pool.map(lambda p: self._send_one(p, body), prompts))
+        stats = EngineStats(num_prompts=len(prompts))
+        for response in responses:
+            if isinstance(response, str):
+                continue
+            usage = response.get("usage") or {}
+            prompt_tokens = usage.get("prompt_tokens", 0)
+            cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+            stats.prompt_tokens += prompt_tokens
+            stats.cached_tokens += cached
+            stats.prefill_tokens += prompt_tokens - cached
+            stats.decode_tokens += usage.get("completion_tokens", 0)
+        stats.wall_s = time.perf_counter() - start
+        return responses, stats
+
+    def _send_one(self, prompt: JudgePrompt, body: dict[str, Any]) -> dict[str, Any] | str:
+        """The parsed response, or the error text for this item."""
+        try:
+            return self._post(self._request(prompt, body))
+        except EndpointError as exc:
+            return str(exc)
+
+    def _request(self, prompt: JudgePrompt, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        top = body.get("logprobs_top", 0)
+        payload = {k: v for k, v in body.items() if k != "logprobs_top"}
+        payload["model"] = self.model
+        if self.mode == "chat":
+            messages = list(prompt.messages or ({"role": "user", "content": prompt.text},))
+            payload.update(messages=messages, logprobs=True, top_logprobs=top)
+            return "/chat/completions", payload
+        payload.update(prompt=prompt.text, logprobs=max(top, 1))
+        return "/completions", payload
+
+    def _post(self, request: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+        path, payload = request
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            try:
+                response = self._client.post(path, json=payload)
+            except httpx.TransportError as exc:
+                if last:
+                    raise EndpointError(f"{path}: {type(exc).__name__}: {exc}") from exc
+            else:
+                if response.status_code == 200:
+                    return response.json()
+                if response.status_code not in _RETRY_STATUS or last:
+                    raise EndpointError(
+                        f"{path}: HTTP {response.status_code}: {response.text[:300]}"
+                    )
+            time.sleep(self.backoff_s * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _tokens(self, response: dict[str, Any]) -> list[tuple[str, float, list[tuple[str, float]]]]:
+        """(token, logprob, top alternatives) for each generated position."""
+        logprobs = response["choices"][0].get("logprobs") or {}
+        if self.mode == "chat":
+            return [
+                (
+                    entry["token"],
+                    entry["logprob"],
+                    [(alt["token"], alt["logprob"]) for alt in entry.get("top_logprobs") or []],
+                )
+                for entry in logprobs.get("content") or []
+            ]
+        tops = logprobs.get("top_logprobs") or []
+        return [
+            (token, lp, sorted((tops[i] if i < len(tops) else {}).items(), key=lambda kv: -kv[1]))
+            for i, (token, lp) in enumerate(
+                zip(logprobs.get("tokens") or [], logprobs.get("token_logprobs") or [], strict=True)
+            )
+        ]
+
+
+def _choice_scores(top: list[tuple[str, float]], choices: Sequence[str]) -> ChoiceScores:
+    """Credit each top token to the choice it spells and normalise over the choices."""
+    mass = dict.fromkeys(choices, 0.0)
+    for token, logprob in top:
+        text = token.strip()
+        if not text:
+            continue
+        exact = [c for c in choices if c.strip() == text]
+        starts = [c for c in choices if c.strip().startswith(text)]
+        owner = exact or (starts if len(starts) == 1 else [])
+        if owner:
+            mass[owner[0]] += math.exp(logprob)
+    total = sum(mass.values())
+    if total == 0:
+        return ChoiceScores(error=f"none of {list(choices)!r} among the top tokens {top[:5]!r}")
+    return ChoiceScores(probs={c: m / total for c, m in mass.items()}, choice_mass=total)
