@@ -6,16 +6,18 @@ target count is sent, and waits until ``count()`` over the stored spans equals w
 (stored = visible to queries). With ``--with-phoenix`` the same OTLP batches go to Arize
 Phoenix (installed on demand into its own venv) and the ratio is printed.
 
-    .venv/bin/python benchmarks/ingest.py --spans 200000 [--with-phoenix]
+    .venv/bin/python benchmarks/ingest.py --spans 200000 --repeat 3 [--with-phoenix]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -231,7 +233,11 @@ def wait_http(url: str, timeout_s: float = 120) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def run_haloscope(args: argparse.Namespace, sdk: list[bytes], otlp: list[bytes]) -> dict:
+def run_haloscope(
+    args: argparse.Namespace, sdk: list[list[bytes]], otlp: list[list[bytes]]
+) -> dict[str, list[float]]:
+    """Start our API and measure each format once per repeat (each repeat sends new spans);
+    return the spans/s of every run by format."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="haloscope-bench-") as data_dir:
         env = {**os.environ, "HALOSCOPE_DATA_DIR": data_dir}
@@ -251,37 +257,33 @@ def run_haloscope(args: argparse.Namespace, sdk: list[bytes], otlp: list[bytes])
                 return httpx.get(f"{base}/bench/count", timeout=60).json()["count"]
 
             gz = {"Content-Encoding": "gzip"}
-            results = {}
+            formats = {
+                "sdk": ("haloscope SDK batch", "/api/v1/ingest", "application/json", sdk),
+                "otlp": ("haloscope OTLP protobuf", "/v1/traces", "application/x-protobuf", otlp),
+            }
+            results: dict[str, list[float]] = {}
             stored = 0
-            if "sdk" in args.formats:
-                results["sdk"] = measure(
-                    "haloscope SDK batch",
-                    lambda: send_all(
-                        f"{base}/api/v1/ingest",
-                        sdk,
-                        {**gz, "Content-Type": "application/json"},
+            for run in range(args.repeat):
+                for fmt, (label, path, content_type, batches) in formats.items():
+                    if fmt not in args.formats:
+                        continue
+                    send = functools.partial(
+                        send_all,
+                        f"{base}{path}",
+                        batches[run],
+                        {**gz, "Content-Type": content_type},
                         args.clients,
                         auth,
-                    ),
-                    count,
-                    args.spans,
-                    stored,
-                )
-                stored += args.spans
-            if "otlp" in args.formats:
-                results["otlp"] = measure(
-                    "haloscope OTLP protobuf",
-                    lambda: send_all(
-                        f"{base}/v1/traces",
-                        otlp,
-                        {**gz, "Content-Type": "application/x-protobuf"},
-                        args.clients,
-                        auth,
-                    ),
-                    count,
-                    args.spans,
-                    stored,
-                )
+                    )
+                    rate = measure(
+                        label,
+                        send,
+                        count,
+                        args.spans,
+                        stored,
+                    )
+                    results.setdefault(fmt, []).append(rate)
+                    stored += args.spans
             return results
         finally:
             server.terminate()
@@ -292,7 +294,10 @@ def run_haloscope(args: argparse.Namespace, sdk: list[bytes], otlp: list[bytes])
 
 
 def run_phoenix(args: argparse.Namespace, otlp: list[bytes]) -> float:
-    """Send the OTLP batches to a fresh Phoenix server and measure until its span count matches."""
+    """Send the first ``--phoenix-spans`` of the same OTLP batches to a fresh Phoenix server
+    and measure until its span count matches (Phoenix stores a few hundred spans/s, so the
+    full run would take many minutes)."""
+    otlp = otlp[: max(1, args.phoenix_spans // args.batch)]
     python = PHOENIX_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(PHOENIX_VENV)], check=True)
@@ -306,6 +311,7 @@ def run_phoenix(args: argparse.Namespace, otlp: list[bytes]) -> float:
             "PHOENIX_GRPC_PORT": str(grpc_port),
             "PHOENIX_HOST": "127.0.0.1",
             "PHOENIX_TELEMETRY_ENABLED": "false",
+            "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
         }
         server = subprocess.Popen(
             [str(PHOENIX_VENV / "bin" / "phoenix"), "serve"],
@@ -317,6 +323,7 @@ def run_phoenix(args: argparse.Namespace, otlp: list[bytes]) -> float:
         try:
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/healthz")
+            # Project.recordCount (phoenix/server/api/types/Project.py) counts a project's spans.
             query = {"query": "{ projects { edges { node { name recordCount } } } }"}
 
             def count() -> int:
@@ -328,7 +335,7 @@ def run_phoenix(args: argparse.Namespace, otlp: list[bytes]) -> float:
                 "phoenix OTLP protobuf",
                 lambda: send_all(f"{base}/v1/traces", otlp, headers, args.clients),
                 count,
-                args.spans,
+                len(otlp) * args.batch,
                 0,
             )
         finally:
@@ -343,6 +350,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
     parser.add_argument("--formats", default="sdk,otlp", help="comma list: sdk, otlp")
     parser.add_argument("--with-phoenix", action="store_true", help="also measure Arize Phoenix")
+    parser.add_argument(
+        "--phoenix-spans", type=int, default=10_000, help="spans sent to Phoenix (a prefix)"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per format; medians shown")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
@@ -352,22 +363,28 @@ def main() -> None:
         return
     n_batches = args.spans // args.batch
     args.spans = n_batches * args.batch
-    print(f"building {n_batches} batches of {args.batch} spans per format ...", flush=True)
-    sdk = sdk_batches(n_batches, args.batch) if "sdk" in args.formats else []
-    otlp = (
-        otlp_batches(n_batches, args.batch) if "otlp" in args.formats or args.with_phoenix else []
+    print(
+        f"building {args.repeat} x {n_batches} batches of {args.batch} spans per format ...",
+        flush=True,
     )
-    ours = run_haloscope(args, sdk, otlp)
+    sdk = [sdk_batches(n_batches, args.batch) for _ in range(args.repeat)]
+    otlp = [otlp_batches(n_batches, args.batch) for _ in range(args.repeat)]
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    ours = {fmt: statistics.median(rates) for fmt, rates in run_haloscope(args, sdk, otlp).items()}
     target = 50_000
     for fmt, rate in ours.items():
-        print(f"haloscope {fmt}: {rate:,.0f} spans/s (target {target:,}: {rate / target:.2f}x)")
+        print(
+            f"haloscope {fmt}: median {rate:,.0f} spans/s of {args.repeat} runs "
+            f"(target {target:,}: {rate / target:.2f}x)"
+        )
     if args.with_phoenix:
         try:
-            phoenix = run_phoenix(args, otlp)
+            phoenix = run_phoenix(args, otlp[0])
             if "otlp" in ours:
                 print(f"haloscope OTLP / phoenix OTLP = {ours['otlp'] / phoenix:.1f}x (target 10x)")
         except Exception as exc:  # the baseline is optional: report and keep our figures
             print(f"phoenix baseline failed: {exc!r}")
+    print(f"load average after: {os.getloadavg()}", flush=True)
 
 
 if __name__ == "__main__":

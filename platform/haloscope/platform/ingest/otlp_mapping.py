@@ -178,9 +178,18 @@ def convert_otlp_span(
     return row
 
 
+_SCALAR_VALUES = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
 def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
     """OTLP key/values as a plain dict of Python values."""
-    return {kv.key: any_value(kv.value) for kv in attributes}
+    out = {}
+    for kv in attributes:
+        # Scalars (nearly every attribute) are read inline: a call per attribute is measurable.
+        value = kv.value
+        which = value.WhichOneof("value")
+        out[kv.key] = getattr(value, which) if which in _SCALAR_VALUES else any_value(value)
+    return out
 
 
 def any_value(value: AnyValue) -> Any:

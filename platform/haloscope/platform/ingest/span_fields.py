@@ -64,6 +64,14 @@ def metadata_map(field: str, value: Any, max_bytes: int) -> dict[str, str]:
     """Validate a metadata object and stringify its values."""
     if type(value) is not dict:
         raise SpanRejected(f"{field} must be an object")
+    # The common case, all values short strings, needs no copy: a string of at most
+    # max_bytes // 4 characters fits in max_bytes of UTF-8.
+    short = max_bytes // 4
+    for item in value.values():
+        if type(item) is not str or len(item) > short:
+            break
+    else:
+        return value
     out = {}
     for key, item in value.items():
         if type(item) is not str:
