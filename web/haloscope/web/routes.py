@@ -1,23 +1,36 @@
-"""Dashboard routes. For now one landing page: the full dashboard is not built yet."""
+"""Mounting the dashboard on the platform's FastAPI app."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from haloscope.platform.config import Settings
+from haloscope.platform.store import TraceStore
+from haloscope.web.context import DashboardContext
+from haloscope.web.errors import install_page_error_handlers
+from haloscope.web.pages import auth_pages, feature_pages, key_pages, overview_page, trace_pages
+from haloscope.web.security import install_security_headers
+from sqlalchemy.orm import Session, sessionmaker
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+DEFAULT_SESSION_TTL = timedelta(hours=12)
+STATIC_DIR = Path(__file__).parent / "static"
 
 
-def mount_dashboard(app: FastAPI, *, settings: Settings, sessionmaker: Any) -> None:
-    """Attach the dashboard pages to ``app``."""
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing(request: Request) -> HTMLResponse:
-        return TEMPLATES.TemplateResponse(
-            request, "landing.html", {"store": settings.store, "version": app.version}
-        )
+def mount_dashboard(
+    app: FastAPI,
+    *,
+    settings: Settings,
+    store: TraceStore,
+    sessionmaker: sessionmaker[Session],
+    session_ttl: timedelta = DEFAULT_SESSION_TTL,
+) -> None:
+    """Attach the dashboard pages, its static assets and its security headers to ``app``."""
+    app.state.dashboard = DashboardContext(settings, store, sessionmaker, session_ttl)
+    install_page_error_handlers(app)
+    install_security_headers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
+    for module in (auth_pages, overview_page, trace_pages, key_pages, feature_pages):
+        app.include_router(module.router)

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from haloscope.platform.cli import admin, server
+from haloscope.platform.cli import admin, server, users
 from haloscope.platform.config import ConfigError
 
 
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server.register(sub)
     admin.register(sub)
+    users.register(sub)
     return parser
 
 

@@ -42,7 +42,7 @@ def build_app(settings: Settings, *, migrate: bool = False) -> Any:
         store.migrate()
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     app = create_app(settings, store=store, sessionmaker=sessions)
-    mount_dashboard(app, settings=settings, sessionmaker=sessions)
+    mount_dashboard(app, settings=settings, store=store, sessionmaker=sessions)
     return app
 
 
@@ -93,6 +93,7 @@ def run_up(args: argparse.Namespace) -> int:
                 f"HALOSCOPE_HOST={url}",
                 f"HALOSCOPE_PUBLIC_KEY={result.public_key}",
                 f"HALOSCOPE_SECRET_KEY={result.secret_key}",
+                f"dashboard sign-in: {result.user_email} / {result.user_password}",
             ]
         print("\n".join(lines), flush=True)
 

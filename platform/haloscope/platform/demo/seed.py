@@ -12,12 +12,19 @@ from datetime import UTC, datetime, timedelta
 
 import haloscope.sdk as sdk
 from haloscope.platform.auth import api_keys
+from haloscope.platform.auth.hashing import random_token
+from haloscope.platform.auth.passwords import hash_password
+from haloscope.platform.auth.users import add_member, create_user, normalize_email
 from haloscope.platform.config import Settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker
+from haloscope.platform.db.models import Membership, Role, User
 from haloscope.platform.demo.knowledge import QUESTIONS
 from haloscope.platform.demo.rag_app import Release, SimulatedClock, SupportAssistant
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 DEMO_PROJECT = "demo"
+DEMO_USER_EMAIL = "demo@haloscope.local"
 DAYS = 14
 RELEASES = (
     Release(
@@ -38,12 +45,15 @@ RELEASES = (
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What ``seed_demo`` did: the demo project, a fresh key pair for it, traces sent."""
+    """What ``seed_demo`` did: the demo project, a fresh key pair for it, traces sent, and
+    the demo dashboard user with its freshly set password."""
 
     project_name: str
     public_key: str
     secret_key: str
     traces_sent: int
+    user_email: str
+    user_password: str
 
 
 def _stored_traces(base_url: str, public_key: str, secret_key: str) -> int:
@@ -64,14 +74,30 @@ def _wait_until_stored(base_url: str, keys: tuple[str, str], traces: int, timeou
         time.sleep(0.2)
 
 
-def _issue_demo_key(settings: Settings) -> tuple[str, str]:
+def _demo_user_password(session: Session, project_id: str) -> str:
+    """Create the demo user (owner of the demo project) or give it a new random password;
+    returns the password, which is stored only hashed."""
+    password = random_token(12)
+    user = session.scalar(select(User).where(User.email == normalize_email(DEMO_USER_EMAIL)))
+    if user is None:
+        user = create_user(session, DEMO_USER_EMAIL, password, "Demo user")
+    else:
+        user.password_hash = hash_password(password)
+    if session.get(Membership, (user.id, project_id)) is None:
+        add_member(session, user.id, project_id, Role.OWNER)
+    return password
+
+
+def _issue_demo_access(settings: Settings) -> tuple[str, str, str]:
+    """The demo project's new key pair and the demo user's password."""
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     with sessions.begin() as session:
         project = api_keys.get_project_by_name(session, DEMO_PROJECT)
         if project is None:
             project = api_keys.create_project(session, DEMO_PROJECT)
         issued = api_keys.create_api_key(session, project.id, note="haloscope up --demo")
-    return issued.public_key, issued.secret_key
+        password = _demo_user_password(session, project.id)
+    return issued.public_key, issued.secret_key, password
 
 
 def run_simulation(
@@ -106,12 +132,12 @@ def run_simulation(
 
 
 def seed_demo(settings: Settings, *, base_url: str) -> DemoResult:
-    """Create the demo project and key, and send demo traces unless it already has some."""
-    public_key, secret_key = _issue_demo_key(settings)
+    """Create the demo project, key and user, and send demo traces unless it has some."""
+    public_key, secret_key, password = _issue_demo_access(settings)
     sent = 0
     if not _stored_traces(base_url, public_key, secret_key):
         sdk.init(host=base_url, public_key=public_key, secret_key=secret_key)
         sent = run_simulation()
         sdk.flush(timeout=60)
         _wait_until_stored(base_url, (public_key, secret_key), sent, timeout=30)
-    return DemoResult(DEMO_PROJECT, public_key, secret_key, sent)
+    return DemoResult(DEMO_PROJECT, public_key, secret_key, sent, DEMO_USER_EMAIL, password)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from haloscope.platform.store import dashboard_queries as dashboard
 from haloscope.platform.store import migrate as migrations
 from haloscope.platform.store.base import SCORE_COLUMNS, SPAN_COLUMNS, StoreDriver, StoreError
+from haloscope.platform.store.dashboard_queries import ScoreThreshold
 from haloscope.platform.store.encoding import decode_span, encode_scores, encode_spans
 from haloscope.platform.store.filters import TraceFilter
 from haloscope.platform.store.metrics_queries import checked_groups, metrics_row, metrics_sql
@@ -113,3 +115,69 @@ class TraceStore:
         sql, params = metrics_sql(project_id, start_us, end_us, groups)
         rows = self.driver.query(sql, params)
         return [metrics_row(row, groups) for row in rows if int(row["span_count"]) > 0]
+
+    def list_traces_by_score(
+        self,
+        project_id: str,
+        filters: TraceFilter,
+        threshold: ScoreThreshold,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        sort: str = "start_time_desc",
+    ) -> TracePage:
+        """Like :meth:`list_traces`, keeping only traces with a score inside ``threshold``."""
+        order = sort_order(sort)
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        after = decode_cursor(cursor, sort) if cursor else None
+        sql, params = dashboard.scored_trace_list_sql(
+            project_id, filters, threshold, order, limit + 1, after
+        )
+        rows = self.driver.query(sql, params)
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(sort, rows[-1][order.item_key], rows[-1]["trace_id"])
+        for row in rows:
+            del row["cost_key"]
+        return TracePage(items=rows, next_cursor=next_cursor)
+
+    def score_trends(self, project_id: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+        """Per day, for hallucination scores (any ``hallucination*`` name, as ``metric``
+        "hallucination") and faithfulness: score count, mean value and flagged count."""
+        params = dashboard.range_params(project_id, start_us, end_us)
+        return self.driver.query(dashboard.SCORE_TRENDS_SQL, params)
+
+    def score_summary(self, project_id: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
+        """Per score name in the range: count, mean, min, max, labelled count and a histogram
+        of values over ten equal bins of [0, 1] (values outside go to the end bins)."""
+        params = dashboard.range_params(project_id, start_us, end_us)
+        return self.driver.query(dashboard.SCORE_SUMMARY_SQL, params)
+
+    def score_names(self, project_id: str) -> list[str]:
+        """The distinct score names the project has."""
+        rows = self.driver.query(dashboard.SCORE_NAMES_SQL, {"project_id": project_id})
+        return [row["name"] for row in rows]
+
+    def scores_by_trace(
+        self, project_id: str, trace_ids: Sequence[str]
+    ) -> dict[str, dict[str, float]]:
+        """For each of ``trace_ids`` that has scores: score name -> mean value."""
+        if not trace_ids:
+            return {}
+        rows = self.driver.query(
+            dashboard.TRACE_LIST_SCORES_SQL,
+            {"project_id": project_id, "trace_ids": list(trace_ids)},
+        )
+        result: dict[str, dict[str, float]] = {}
+        for row in rows:
+            result.setdefault(row["trace_id"], {})[row["name"]] = float(row["mean_value"])
+        return result
+
+    def trace_scores(self, project_id: str, trace_id: str) -> list[dict[str, Any]]:
+        """Every score of the trace (``span_id`` '' for trace-level scores), with the judge's
+        reason and evidence text."""
+        return self.driver.query(
+            dashboard.TRACE_SCORES_SQL, {"project_id": project_id, "trace_id": trace_id}
+        )

@@ -1,0 +1,200 @@
+"""Dashboard page latency over a large trace store.
+
+Seeds ``--spans`` spans (default 10M: traces of 5 spans, a chain root with retrieval, tool and
+two LLM children, spread over 30 days, plus hallucination and faithfulness scores on a tenth of
+the traces) into a fresh chDB store with ClickHouse's own ``INSERT ... SELECT FROM numbers()``,
+then renders each dashboard page through the real app (API + dashboard, signed in, in-process
+ASGI client) and prints p50/p95 server time per page against the 300 ms target. The baseline
+row is the cheapest possible page (the static drift page), so the ratio column shows what the
+ClickHouse work adds.
+
+    .venv/bin/python benchmarks/dashboard.py --spans 1000000 --runs 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from haloscope.platform.api.app import create_app
+from haloscope.platform.auth.api_keys import create_project
+from haloscope.platform.auth.users import add_member, create_user
+from haloscope.platform.config import Settings
+from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+from haloscope.platform.store import TraceFilter, TraceStore, open_store
+from haloscope.web import mount_dashboard
+
+SPANS_PER_TRACE = 5
+DAYS = 30
+CHUNK_TRACES = 400_000
+TARGET_P95_MS = 300.0
+PASSWORD = "benchmark password"
+
+# One row per (trace n, span j); every value derives from the row numbers, nothing from input.
+SEED_SPANS_SQL = """
+INSERT INTO spans (project_id, trace_id, span_id, parent_span_id, name, kind, start_time,
+    end_time, status, status_message, input, output, model, provider, prompt_tokens,
+    completion_tokens, total_tokens, cost, documents, tool_name, tool_arguments, session_id,
+    user_id, release, tags)
+SELECT
+    {project_id:String},
+    lower(hex(MD5(toString(n)))) AS tid,
+    if(j = 0, substring(tid, 1, 16), lower(hex(cityHash64(n, j)))) AS sid,
+    if(j = 0, '', substring(tid, 1, 16)),
+    ['answer_question', 'retrieve', 'lookup_order', 'chat', 'chat'][j + 1],
+    ['chain', 'retrieval', 'tool', 'llm', 'llm'][j + 1],
+    fromUnixTimestamp64Micro(t0 + [0, 10000, 70000, 120000, 600000][j + 1]),
+    fromUnixTimestamp64Micro(t0 + [0, 10000, 70000, 120000, 600000][j + 1] + dur),
+    if(n % 40 = 0 AND j IN (0, 3), 'error', 'ok'),
+    if(n % 40 = 0 AND j IN (0, 3), 'RateLimitError: slow down', ''),
+    concat('{"question": "How do I reset the password of account ', toString(n % 9973), '?"}'),
+    concat('"You can reset it from the settings page, section ', toString(n % 17), '."'),
+    if(j >= 3, ['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet', 'claude-3-5-haiku'][n % 4 + 1], ''),
+    if(j >= 3, if(n % 4 < 2, 'openai', 'anthropic'), ''),
+    if(j >= 3, 300 + n % 700, 0),
+    if(j >= 3, 20 + n % 200, 0),
+    if(j >= 3, 320 + n % 700 + n % 200, 0),
+    if(j >= 3, (300 + n % 700) * 0.0000025 + (20 + n % 200) * 0.00001, 0),
+    if(j = 1, '[{"id": "kb-1", "score": 0.9, "content": "Reset from settings."}]', ''),
+    if(j = 2, 'lookup_order', ''),
+    if(j = 2, concat('{"order_id": "', toString(n), '"}'), ''),
+    concat('sess-', toString(intDiv(n, 3))),
+    concat('user-', toString(n % 5000)),
+    if(n % 2 = 0, 'v1.3.0', 'v1.4.0'),
+    if(n % 3 = 0, ['prod', 'rag'], ['prod'])
+FROM (
+    SELECT number AS n,
+           {start_us:Int64} + intDiv(number * {span_us:Int64}, {traces:Int64}) AS t0,
+           20000 + (number % 1000) * 900 AS dur
+    FROM numbers({first:UInt64}, {count:UInt64})
+)
+ARRAY JOIN range(5) AS j
+"""
+
+SEED_SCORES_SQL = """
+INSERT INTO scores (project_id, trace_id, span_id, timestamp, name, evaluator_version, value,
+    label, reason, evidence, source)
+SELECT
+    {project_id:String},
+    lower(hex(MD5(toString(n)))),
+    lower(hex(cityHash64(n, 3))),
+    fromUnixTimestamp64Micro({start_us:Int64} + intDiv(n * {span_us:Int64}, {traces:Int64})),
+    metric,
+    'v1',
+    if(metric = 'faithfulness', (n % 100) / 100, (n % 7) / 7),
+    if(metric = 'faithfulness', '', if(n % 7 >= 4, 'hallucinated', 'faithful')),
+    'The answer states a fact the context does not support.',
+    '[{"claim": "Reset from settings", "label": "supported"}]',
+    'judge'
+FROM (SELECT number * 10 AS n FROM numbers({scored:UInt64}))
+ARRAY JOIN ['hallucination.rag', 'faithfulness'] AS metric
+"""
+
+
+def seed(store: TraceStore, project_id: str, spans: int) -> float:
+    """Insert ``spans`` spans (and scores on every tenth trace); returns seconds taken."""
+    traces = max(spans // SPANS_PER_TRACE, 1)
+    end_us = int(time.time() * 1_000_000)
+    span_us = DAYS * 86_400 * 1_000_000
+    started = time.perf_counter()
+    common = {"project_id": project_id, "start_us": end_us - span_us, "span_us": span_us}
+    for first in range(0, traces, CHUNK_TRACES):
+        count = min(CHUNK_TRACES, traces - first)
+        store.driver.execute(
+            SEED_SPANS_SQL, {**common, "traces": traces, "first": first, "count": count}
+        )
+    store.driver.execute(SEED_SCORES_SQL, {**common, "traces": traces, "scored": traces // 10})
+    return time.perf_counter() - started
+
+
+def sign_in(client: TestClient, email: str) -> None:
+    """Log the client in through the real login form."""
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    response = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+def measure(client: TestClient, path: str, runs: int) -> tuple[float, float]:
+    """p50 and p95 in ms of ``runs`` renders of ``path`` after one warm-up."""
+    assert client.get(path).status_code == 200, path
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, path
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spans", type=int, default=10_000_000, help="spans to seed")
+    parser.add_argument("--runs", type=int, default=15, help="timed renders per page")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="haloscope-dashboard-bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp), store="chdb")
+        upgrade_database(settings.resolved_database_url)
+        sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+        with sessions.begin() as db:
+            project = create_project(db, "bench")
+            user = create_user(db, "bench@example.com", PASSWORD)
+            add_member(db, user.id, project.id, "owner")
+            project_id = project.id
+        store = open_store(settings)
+        store.migrate()
+        seconds = seed(store, project_id, args.spans)
+        stored = store.driver.query("SELECT count() AS n FROM spans")[0]["n"]
+        rate = stored / seconds
+        print(f"seeded {stored:,} spans in {seconds:.1f} s ({rate:,.0f} spans/s)", flush=True)
+
+        app = create_app(settings, store=store, sessionmaker=sessions)
+        mount_dashboard(app, settings=settings, store=store, sessionmaker=sessions)
+        with TestClient(app) as client:
+            sign_in(client, "bench@example.com")
+            base = f"/projects/{project_id}"
+            newest = store.list_traces(project_id, TraceFilter(), limit=1).items[0]["trace_id"]
+            pages = {
+                "drift (baseline: no queries)": f"{base}/drift",
+                "overview, 24 hours": f"{base}/overview?range=24h",
+                "overview, 7 days (default)": f"{base}/overview",
+                "overview, 30 days": f"{base}/overview?range=30d",
+                "traces, 24 hours": f"{base}/traces?range=24h",
+                "traces, 7 days (default)": f"{base}/traces",
+                "traces, errors, model, 7 days": f"{base}/traces?status=error&model=gpt-4o",
+                "traces, user id, 7 days": f"{base}/traces?user=user-42",
+                "traces, free text, 24 hours": f"{base}/traces?range=24h&q=account+9",
+                "traces, score >= 0.8, 24 hours": (
+                    f"{base}/traces?range=24h&score=hallucination.rag&score_min=0.8"
+                ),
+                "trace detail": f"{base}/traces/{newest}",
+                "evaluations, 7 days": f"{base}/evaluations",
+                "API keys": f"{base}/keys",
+            }
+            print(f"{args.runs} runs per page, target p95 < {TARGET_P95_MS:.0f} ms")
+            print(f"{'page':36} {'p50 ms':>8} {'p95 ms':>8} {'p95/baseline':>13}  target")
+            baseline = None
+            for name, path in pages.items():
+                p50, p95 = measure(client, path, args.runs)
+                baseline = baseline or p95
+                verdict = "ok" if p95 < TARGET_P95_MS else "MISSED"
+                print(
+                    f"{name:36} {p50:8.1f} {p95:8.1f} {p95 / baseline:12.1f}x  {verdict}",
+                    flush=True,
+                )
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The dashboard in headless Chromium (Debian's, driven by Playwright): sign in, read the
+overview, filter traces, open a trace tree and a judged span, open the drift page. No
+console errors; screenshots go to test-artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.web.conftest import LiveDashboard
+from tests.web.seed import JUDGE_REASON, create_member, seed_support_bot
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (scripts install it in CI)")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+def test_dashboard_journey_in_chromium(dashboard: LiveDashboard, browser: object) -> None:
+    email, (project,) = create_member(dashboard.sessionmaker, ["browser"])
+    ids = seed_support_bot(dashboard.base_url, dashboard.store, project, dashboard.flush)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(f"{dashboard.base_url}/projects/{project.project_id}/overview")
+    assert page.url.startswith(f"{dashboard.base_url}/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/projects/{project.project_id}/overview")
+
+    page.get_by_label("Time range").select_option("24h")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**range=24h")
+    assert page.locator('[data-kpi="traces"]').inner_text() == "3"
+    assert page.get_by_role("img", name="Traces per day").is_visible()
+    assert page.get_by_role("img", name="Hallucination rate and mean faithfulness per day").count()
+    page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+
+    page.get_by_role("link", name="Traces", exact=True).click()
+    page.get_by_label("Status").select_option("error")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**status=error**")
+    rows = page.locator("table.traces tbody tr")
+    assert rows.count() == 1
+    page.get_by_label("Status").select_option("")
+    page.get_by_label("Score", exact=True).select_option("hallucination.rag")
+    page.get_by_label("Score ≥").fill("0.5")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url("**score_min=0.5**")
+    assert rows.count() == 1
+    page.screenshot(path=str(SCREENSHOTS / "traces-filtered.png"), full_page=True)
+
+    rows.first.get_by_role("link").first.click()
+    page.wait_for_url(f"**/traces/{ids['hallucinated']}")
+    tree = page.locator("table.waterfall-table tbody tr")
+    assert tree.count() == 4
+    assert page.locator("svg.waterfall").count() == 4
+
+    # Keyboard: tab to the LLM span's link and open it with Enter.
+    llm_link = page.locator("a[data-span-id]", has_text="chat gpt-4o-mini")
+    llm_link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url("**?span=**")
+    panel = page.locator("#span-panel")
+    assert JUDGE_REASON in panel.inner_text()
+    assert (
+        panel.get_by_role("table").filter(has_text="Refunds are accepted within 60 days.").count()
+    )
+    page.screenshot(path=str(SCREENSHOTS / "trace-judged-span.png"), full_page=True)
+
+    page.get_by_role("link", name="Drift").click()
+    page.wait_for_url("**/drift")
+    assert "Drift detection is not available yet" in page.locator("main").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "drift.png"), full_page=True)
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.goto(f"{dashboard.base_url}/projects/{project.project_id}/traces")
+    assert "/login" in page.url
+    context.close()
+    assert problems == []

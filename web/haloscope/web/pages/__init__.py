@@ -1,0 +1,1 @@
+"""The dashboard's page routers, one module per area."""
