@@ -1,0 +1,56 @@
+"""Binary-classification metrics for detectors: accuracy, F1 and AUROC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass(frozen=True)
+class BinaryMetrics:
+    """Detector quality on labelled items (positive = hallucinated)."""
+
+    accuracy: float
+    f1: float
+    auroc: float
+    n: int
+
+
+def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney U with mid-ranks for ties); 0.5 is chance."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUROC needs both positive and negative labels")
+    ranks = stats.rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> BinaryMetrics:
+    """Accuracy and F1 of ``scores >= threshold`` against ``labels``, and the scores' AUROC."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    predicted = scores >= threshold
+    tp = int(np.sum(predicted & labels))
+    fp = int(np.sum(predicted & ~labels))
+    fn = int(np.sum(~predicted & labels))
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    return BinaryMetrics(
+        accuracy=float(np.mean(predicted == labels)),
+        f1=f1,
+        auroc=auroc(scores, labels),
+        n=int(labels.size),
+    )
+
+
+def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold maximising accuracy (midpoint between neighbouring distinct scores)."""
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    distinct = np.unique(scores)
+    candidates = np.concatenate(
+        [[distinct[0] - 1e-9], (distinct[1:] + distinct[:-1]) / 2, [distinct[-1] + 1e-9]]
+    )
+    # accuracy of every candidate at once: (n_candidates, n_items) comparison
+    accuracy = np.mean((scores[None, :] >= candidates[:, None]) == labels[None, :], axis=1)
+    return float(candidates[int(np.argmax(accuracy))])

@@ -1,0 +1,76 @@
+"""The registry of evaluators by name and version."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from haloscope.evaluators.base import Evaluator, Resources
+
+E = TypeVar("E", bound=type[Evaluator])
+
+_EVALUATORS: dict[str, dict[str, type[Evaluator]]] = {}
+
+
+class UnknownEvaluatorError(LookupError):
+    """No evaluator is registered under the requested name or version."""
+
+
+@dataclass(frozen=True)
+class EvaluatorSpec:
+    """Public description of a registered evaluator."""
+
+    name: str
+    version: str
+    description: str
+    requires: tuple[str, ...]
+    config_schema: dict[str, Any]
+
+
+def register(cls: E) -> E:
+    """Class decorator adding an evaluator to the registry; a name@version registers once."""
+    versions = _EVALUATORS.setdefault(cls.name, {})
+    if cls.version in versions and versions[cls.version] is not cls:
+        raise ValueError(f"evaluator {cls.name}@{cls.version} is already registered")
+    versions[cls.version] = cls
+    return cls
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def evaluator_class(name: str, version: str | None = None) -> type[Evaluator]:
+    """The class registered as ``name`` at ``version`` (default: the latest version)."""
+    versions = _EVALUATORS.get(name)
+    if not versions:
+        known = ", ".join(sorted(_EVALUATORS)) or "(none)"
+        raise UnknownEvaluatorError(f"unknown evaluator {name!r}; registered: {known}")
+    if version is None:
+        version = max(versions, key=_version_key)
+    if version not in versions:
+        raise UnknownEvaluatorError(
+            f"evaluator {name!r} has no version {version!r}; available: "
+            f"{', '.join(sorted(versions, key=_version_key))}"
+        )
+    return versions[version]
+
+
+def create_evaluator(
+    name: str,
+    version: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    resources: Resources | None = None,
+) -> Evaluator:
+    """Instantiate a registered evaluator with a validated ``config``."""
+    return evaluator_class(name, version)(config, resources)
+
+
+def list_evaluators() -> list[EvaluatorSpec]:
+    """Every registered evaluator version, sorted by name then version."""
+    return [
+        EvaluatorSpec(cls.name, cls.version, cls.description, cls.requires, cls.config_schema())
+        for name in sorted(_EVALUATORS)
+        for _, cls in sorted(_EVALUATORS[name].items(), key=lambda kv: _version_key(kv[0]))
+    ]

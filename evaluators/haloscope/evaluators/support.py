@@ -1,0 +1,113 @@
+"""How well each claim is supported by each passage: embedding similarity x key-term coverage.
+
+Embeddings catch paraphrase but not a changed number or name ("330 m" vs "300 m" embed almost
+identically), so a claim's similarity to a passage is multiplied by the share of its key terms
+(numbers, capitalised names) that occur in that passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from haloscope.evaluators.embeddings import Embedder
+from haloscope.evaluators.text_split import key_terms, split_sentences, text_terms
+
+SHORT_CLAIM_WORDS = 4
+
+
+@dataclass(frozen=True)
+class SupportGrid:
+    """Support of ``claims`` (rows) by ``passages`` (columns) for one item.
+
+    ``scores[c, p]`` in [0, 1]; ``best_sentence[c][p]`` the passage sentence most similar to
+    claim ``c``; ``missing[c][p]`` the claim's key terms absent from passage ``p``.
+    """
+
+    claims: list[str]
+    passages: tuple[str, ...]
+    scores: np.ndarray
+    best_sentence: list[list[str]]
+    missing: list[list[list[str]]]
+
+    def best_passage(self, claim: int) -> int:
+        """Index of the passage supporting claim ``claim`` best."""
+        return int(np.argmax(self.scores[claim]))
+
+    def claim_support(self) -> np.ndarray:
+        """Each claim's support by its best passage."""
+        if self.scores.size == 0:
+            return np.zeros(len(self.claims))
+        return self.scores.max(axis=1)
+
+
+def support_grids(
+    embedder: Embedder,
+    claims: Sequence[list[str]],
+    passages: Sequence[tuple[str, ...]],
+    questions: Sequence[str],
+    check_key_terms: bool = True,
+) -> list[SupportGrid]:
+    """Support grids for a batch of items, with one embedding call for all texts.
+
+    Claims of fewer than ``SHORT_CLAIM_WORDS`` words (a bare "Delhi") are embedded after the
+    item's question so they carry their meaning.
+    """
+    sentences = [[split_sentences(p) or [p] for p in item] for item in passages]
+    claim_texts = [
+        f"{q} {c}" if q and len(c.split()) < SHORT_CLAIM_WORDS else c
+        for item_claims, q in zip(claims, questions, strict=True)
+        for c in item_claims
+    ]
+    sentence_texts = [s for item in sentences for passage in item for s in passage]
+    vectors = embedder.encode(claim_texts + sentence_texts)
+    claim_vecs, sentence_vecs = vectors[: len(claim_texts)], vectors[len(claim_texts) :]
+    grids, c0, s0 = [], 0, 0
+    for item_claims, item_passages, item_sentences, question in zip(
+        claims, passages, sentences, questions, strict=True
+    ):
+        n_sent = sum(len(s) for s in item_sentences)
+        sims = np.clip(
+            claim_vecs[c0 : c0 + len(item_claims)] @ sentence_vecs[s0 : s0 + n_sent].T, 0, 1
+        )
+        grids.append(
+            _grid(item_claims, item_passages, item_sentences, sims, question, check_key_terms)
+        )
+        c0, s0 = c0 + len(item_claims), s0 + n_sent
+    return grids
+
+
+def _grid(
+    claims: list[str],
+    passages: tuple[str, ...],
+    sentences: list[list[str]],
+    sims: np.ndarray,
+    question: str,
+    check_key_terms: bool,
+) -> SupportGrid:
+    scores = np.zeros((len(claims), len(passages)))
+    best: list[list[str]] = [[""] * len(passages) for _ in claims]
+    missing: list[list[list[str]]] = [[[] for _ in passages] for _ in claims]
+    passage_terms = [text_terms(p) for p in passages]
+    start = 0
+    for p, passage_sentences in enumerate(sentences):
+        block = sims[:, start : start + len(passage_sentences)]
+        start += len(passage_sentences)
+        for c, claim in enumerate(claims):
+            j = int(np.argmax(block[c]))
+            best[c][p] = passage_sentences[j]
+            terms = key_terms(claim, question) if check_key_terms else set()
+            absent = sorted(terms - passage_terms[p])
+            missing[c][p] = absent
+            scores[c, p] = float(block[c, j]) * term_coverage(terms, absent)
+    return SupportGrid(claims, passages, scores, best, missing)
+
+
+def term_coverage(terms: set[str], absent: list[str]) -> float:
+    """Share of key terms found; 0 when a number is missing (a changed figure is a new fact)."""
+    if not terms:
+        return 1.0
+    if any(term[:1].isdigit() for term in absent):
+        return 0.0
+    return 1 - len(absent) / len(terms)
