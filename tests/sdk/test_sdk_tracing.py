@@ -372,9 +372,8 @@ def test_set_clock_backdates_spans_and_none_restores(client, ingest_server):
     ticks = iter(range(1_600_000_000_000_000, 1_600_000_000_000_100, 10))
     sdk.set_clock(lambda: next(ticks))
     try:
-        with span("replayed"):
-            with span("child"):
-                pass
+        with span("replayed"), span("child"):
+            pass
     finally:
         sdk.set_clock(None)
     with span("live"):
