@@ -6,7 +6,7 @@ Each item yields two judge prompts (right and hallucinated answer) sharing one r
 prefix-cache hit rate, peak RSS, model tokens/s and their share of measured matmul FLOP/s, and
 the ratio (c)/(a).
 
-    .venv/bin/python benchmarks/judge_engine.py --items 24
+    .venv/bin/python benchmarks/judge_engine.py --items 16 --threads 1
 """
 
 from __future__ import annotations

@@ -45,6 +45,44 @@ def test_prefix_caching_on_and_off_give_identical_outputs(tiny_loaded) -> None:
     assert cached.stats.prefill_tokens < uncached.stats.prefill_tokens
 
 
+def _tokens(engine: TorchJudgeEngine, prompt: JudgePrompt) -> list[int]:
+    return engine.tokenizer.encode(prompt.prefix, add_bos=True) + engine.tokenizer.encode(
+        prompt.suffix
+    )
+
+
+def _reusable_tokens(ids: list[int], earlier: list[list[int]], block_size: int) -> int:
+    """Tokens of ``ids`` in full blocks an earlier prompt holds (never the last token's block)."""
+    best = 0
+    for other in earlier:
+        pairs = enumerate(zip(ids, other, strict=False))
+        common = next((i for i, (a, b) in pairs if a != b), min(len(ids), len(other)))
+        best = max(best, min(common, len(ids) - 1) // block_size * block_size)
+    return best
+
+
+@pytest.mark.parametrize("token_budget", [1024, 7])
+def test_prompts_admitted_together_compute_each_shared_block_once(
+    tiny_loaded, token_budget: int
+) -> None:
+    shared_item = tiny_prompt(50, 30)
+    prompts = [JudgePrompt(RUBRIC, f"{shared_item} {tiny_prompt(60 + i, 3 + i)}") for i in range(4)]
+    prompts.append(JudgePrompt(RUBRIC, tiny_prompt(70, 12)))
+    engine = _engine(tiny_loaded, max_num_batched_tokens=token_budget)
+    ids = sorted(_tokens(engine, p) for p in prompts)
+    reusable = sum(_reusable_tokens(x, ids[:i], 4) for i, x in enumerate(ids))
+    assert reusable > len(ids[0])  # the rubric and the shared item span many blocks
+
+    cold = engine.score_choices(prompts, ["w1", "w2"])
+    assert cold.stats.cached_tokens == reusable
+    assert cold.stats.prefill_tokens == sum(map(len, ids)) - reusable
+    uncached = _engine(tiny_loaded, enable_prefix_caching=False).score_choices(
+        prompts, ["w1", "w2"]
+    )
+    for ours, reference in zip(cold.scores, uncached.scores, strict=True):
+        assert ours.probs == pytest.approx(reference.probs, abs=1e-5)
+
+
 def test_preemption_under_tiny_kv_budget_resumes_with_identical_outputs(tiny_loaded) -> None:
     roomy = _engine(tiny_loaded).generate(_prompts(6), GREEDY)
     config = tiny_loaded.config

@@ -1,9 +1,10 @@
 """Paged attention: write new K/V into cache slots, read each sequence's K/V via its block table.
 
-On every device this gathers the slots of each sequence into a padded batch and calls
-``scaled_dot_product_attention`` with a causal mask that is offset by the tokens already in
-the cache. Sequences are grouped by shape (single-token decodes vs. prefill chunks) so the
-padding stays small.
+Single-token decodes are gathered into one padded batch (padding only along the context).
+Each prefill chunk gets its own ``scaled_dot_product_attention`` call at its exact shape, so
+short chunks (a prompt whose prefix came from the cache) never pay for the padding of long
+ones: a chunk starting at position 0 is plain causal attention over its own fresh K/V; a chunk
+after cached tokens reads its context from the cache with a causal mask offset by that context.
 """
 
 from __future__ import annotations
@@ -16,13 +17,22 @@ import torch.nn.functional as F
 
 
 @dataclass
-class AttentionGroup:
-    """Padded view of some sequences of a step: which rows they own and which slots they read."""
+class DecodeGroup:
+    """The step's single-token decodes as one padded batch."""
 
-    rows: torch.Tensor  # [B, n_max] indices into the step's flat token rows (padding: 0)
-    valid: torch.Tensor  # [B, n_max] bool, False on padding
+    rows: torch.Tensor  # [B] indices into the step's flat token rows
     key_slots: torch.Tensor  # [B, L_max] cache slots of each sequence's context (padding: 0)
-    mask: torch.Tensor  # [B, 1, n_max, L_max] bool, True where attention is allowed
+    mask: torch.Tensor  # [B, 1, 1, L_max] bool, False on padding
+
+
+@dataclass
+class PrefillChunk:
+    """One sequence's prefill chunk: ``num_new`` rows from ``row_start`` attending its context."""
+
+    row_start: int
+    num_new: int
+    key_slots: torch.Tensor | None  # [L] context slots; None when the chunk starts at 0
+    mask: torch.Tensor | None  # [num_new, L] bool causal mask offset by the cached context
 
 
 @dataclass
@@ -31,7 +41,8 @@ class AttentionBatch:
 
     positions: torch.Tensor  # [T] position of every new token
     slot_mapping: torch.Tensor  # [T] cache slot each new token's K/V is written to
-    groups: list[AttentionGroup]
+    decodes: DecodeGroup | None
+    prefills: list[PrefillChunk]
 
 
 @dataclass(frozen=True)
@@ -46,61 +57,42 @@ class SequenceChunk:
 def build_attention_batch(
     chunks: Sequence[SequenceChunk], block_size: int, device: str
 ) -> AttentionBatch:
-    """Lay out positions, write slots and per-group read slots for ``chunks`` (in row order)."""
-    positions: list[int] = []
-    slots: list[int] = []
-    row_starts: list[int] = []
+    """Lay out positions, write slots and read slots for ``chunks`` (in row order)."""
+    offsets = torch.arange(block_size)
+    positions, write_slots, decode_rows, decode_slots = [], [], [], []
+    prefills = []
+    row = 0
     for chunk in chunks:
-        row_starts.append(len(positions))
-        for pos in range(chunk.start, chunk.start + chunk.num_new):
-            positions.append(pos)
-            slots.append(_slot(chunk.block_table, pos, block_size))
-    decode = [i for i, c in enumerate(chunks) if c.num_new == 1]
-    prefill = [i for i, c in enumerate(chunks) if c.num_new > 1]
-    groups = [
-        _group([chunks[i] for i in members], [row_starts[i] for i in members], block_size, device)
-        for members in (decode, prefill)
-        if members
-    ]
-    return AttentionBatch(
-        positions=torch.tensor(positions, dtype=torch.long, device=device),
-        slot_mapping=torch.tensor(slots, dtype=torch.long, device=device),
-        groups=groups,
-    )
-
-
-def _slot(block_table: Sequence[int], pos: int, block_size: int) -> int:
-    return block_table[pos // block_size] * block_size + pos % block_size
-
-
-def _group(
-    chunks: list[SequenceChunk], row_starts: list[int], block_size: int, device: str
-) -> AttentionGroup:
-    n_max = max(c.num_new for c in chunks)
-    l_max = max(c.start + c.num_new for c in chunks)
-    rows = torch.zeros(len(chunks), n_max, dtype=torch.long)
-    valid = torch.zeros(len(chunks), n_max, dtype=torch.bool)
-    key_slots = torch.zeros(len(chunks), l_max, dtype=torch.long)
-    query_pos = torch.zeros(len(chunks), n_max, dtype=torch.long)
-    context_len = torch.zeros(len(chunks), 1, dtype=torch.long)
-    for b, (chunk, row_start) in enumerate(zip(chunks, row_starts, strict=True)):
         length = chunk.start + chunk.num_new
-        rows[b, : chunk.num_new] = torch.arange(row_start, row_start + chunk.num_new)
-        valid[b, : chunk.num_new] = True
-        query_pos[b, : chunk.num_new] = torch.arange(chunk.start, length)
         table = torch.tensor(chunk.block_table[: -(-length // block_size)], dtype=torch.long)
-        all_slots = (table[:, None] * block_size + torch.arange(block_size)).flatten()
-        key_slots[b, :length] = all_slots[:length]
-        context_len[b] = length
-    key_pos = torch.arange(l_max)
-    mask = (key_pos[None, None, :] <= query_pos[:, :, None]) & (
-        key_pos[None, None, :] < context_len[:, :, None]
+        context = (table[:, None] * block_size + offsets).flatten()[:length]
+        positions.append(torch.arange(chunk.start, length))
+        write_slots.append(context[chunk.start :])
+        if chunk.num_new == 1:
+            decode_rows.append(row)
+            decode_slots.append(context)
+        elif chunk.start == 0:
+            prefills.append(PrefillChunk(row, chunk.num_new, None, None))
+        else:
+            mask = torch.ones(chunk.num_new, length, dtype=torch.bool).tril(chunk.start)
+            prefills.append(PrefillChunk(row, chunk.num_new, context.to(device), mask.to(device)))
+        row += chunk.num_new
+    return AttentionBatch(
+        positions=torch.cat(positions).to(device),
+        slot_mapping=torch.cat(write_slots).to(device),
+        decodes=_decode_group(decode_rows, decode_slots, device) if decode_rows else None,
+        prefills=prefills,
     )
-    return AttentionGroup(
-        rows=rows.to(device),
-        valid=valid.to(device),
+
+
+def _decode_group(rows: list[int], contexts: list[torch.Tensor], device: str) -> DecodeGroup:
+    lengths = torch.tensor([len(c) for c in contexts])
+    key_slots = torch.nn.utils.rnn.pad_sequence(contexts, batch_first=True)
+    mask = torch.arange(key_slots.shape[1])[None, :] < lengths[:, None]
+    return DecodeGroup(
+        rows=torch.tensor(rows, dtype=torch.long, device=device),
         key_slots=key_slots.to(device),
-        mask=mask[:, None].to(device),
+        mask=mask[:, None, None, :].to(device),
     )
 
 
@@ -116,11 +108,29 @@ def paged_attention(
     k_cache.index_copy_(0, batch.slot_mapping, k)
     v_cache.index_copy_(0, batch.slot_mapping, v)
     out = torch.empty_like(q)
-    for group in batch.groups:
-        q_g = q[group.rows].transpose(1, 2)  # [B, H, n, D]
-        k_g = k_cache[group.key_slots].transpose(1, 2)  # [B, KVH, L, D]
-        v_g = v_cache[group.key_slots].transpose(1, 2)
-        o = F.scaled_dot_product_attention(q_g, k_g, v_g, attn_mask=group.mask, enable_gqa=True)
-        o = o.transpose(1, 2)  # [B, n, H, D]
-        out[group.rows[group.valid]] = o[group.valid]
+    for chunk in batch.prefills:
+        rows = slice(chunk.row_start, chunk.row_start + chunk.num_new)
+        if chunk.key_slots is None:
+            k_c, v_c = k[rows], v[rows]
+        else:
+            k_c, v_c = k_cache[chunk.key_slots], v_cache[chunk.key_slots]
+        o = F.scaled_dot_product_attention(
+            q[rows].transpose(0, 1)[None],  # [1, H, n, D]
+            k_c.transpose(0, 1)[None],  # [1, KVH, L, D]
+            v_c.transpose(0, 1)[None],
+            attn_mask=chunk.mask,
+            is_causal=chunk.mask is None,
+            enable_gqa=True,
+        )
+        out[rows] = o[0].transpose(0, 1)
+    group = batch.decodes
+    if group is not None:
+        o = F.scaled_dot_product_attention(
+            q[group.rows][:, :, None],  # [B, H, 1, D]
+            k_cache[group.key_slots].transpose(1, 2),  # [B, KVH, L, D]
+            v_cache[group.key_slots].transpose(1, 2),
+            attn_mask=group.mask,
+            enable_gqa=True,
+        )
+        out[group.rows] = o[:, :, 0]
     return out

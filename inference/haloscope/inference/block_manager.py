@@ -20,7 +20,7 @@ _NO_HASH = -1
 
 def chain_hash(parent: int, tokens: Seq[int]) -> int:
     """Hash of a full block given the hash of the block before it (``-1`` for the first)."""
-    return hash((parent, tuple(tokens)))
+    return hash((parent, *tokens))
 
 
 @dataclass
@@ -70,7 +70,7 @@ class BlockManager:
         """
         assert not seq.block_table, "sequence already holds blocks"
         use_cache = self.enable_prefix_caching and use_prefix_cache
-        hits = self._cached_prefix(seq.token_ids) if use_cache else []
+        hits = self._cached_prefix(seq) if use_cache else []
         fresh = self.blocks_needed(len(seq.token_ids)) - len(hits)
         revived = sum(1 for b in hits if self.blocks[b].ref_count == 0)
         if fresh + revived > self.num_free:
@@ -80,8 +80,25 @@ class BlockManager:
         seq.block_table = hits + [self._take_free() for _ in range(fresh)]
         seq.num_cached_tokens = seq.num_computed_tokens = len(hits) * self.block_size
         seq.num_hashed_blocks = len(hits)
-        seq.last_hash = self.blocks[hits[-1]].hash if hits else _NO_HASH
         return True
+
+    def first_uncached_hash(self, seq: Sequence) -> int | None:
+        """Hash of the first block of ``seq`` that could come from the cache but is not there.
+
+        None when caching is off or every shareable block of ``seq`` is cached already.
+        """
+        if not self.enable_prefix_caching:
+            return None
+        index = len(self._cached_prefix(seq))
+        hashes = self._block_hashes(seq, self._num_shareable(seq))
+        return hashes[index] if index < len(hashes) else None
+
+    def hashes_in_progress(self, seq: Sequence) -> list[int]:
+        """Hashes of the full blocks ``seq`` holds and will compute but has not registered yet."""
+        if not self.enable_prefix_caching or not seq.block_table:
+            return []
+        full = len(seq.token_ids) // self.block_size
+        return self._block_hashes(seq, full)[seq.num_hashed_blocks : full]
 
     def can_append(self, seq: Sequence) -> bool:
         """Whether ``seq`` can grow by one token (needs a block only at a block boundary)."""
@@ -97,13 +114,14 @@ class BlockManager:
         if not self.enable_prefix_caching:
             return
         full = seq.num_computed_tokens // self.block_size
+        hashes = self._block_hashes(seq, full)
         for index in range(seq.num_hashed_blocks, full):
-            tokens = seq.token_ids[index * self.block_size : (index + 1) * self.block_size]
-            seq.last_hash = chain_hash(seq.last_hash, tokens)
             block = self.blocks[seq.block_table[index]]
-            if seq.last_hash not in self._by_hash:
-                block.hash, block.token_ids = seq.last_hash, tuple(tokens)
-                self._by_hash[seq.last_hash] = block.block_id
+            if hashes[index] not in self._by_hash:
+                start = index * self.block_size
+                block.hash = hashes[index]
+                block.token_ids = tuple(seq.token_ids[start : start + self.block_size])
+                self._by_hash[block.hash] = block.block_id
         seq.num_hashed_blocks = max(seq.num_hashed_blocks, full)
 
     def free(self, seq: Sequence) -> None:
@@ -115,16 +133,28 @@ class BlockManager:
                 self._free[block_id] = None
         seq.block_table = []
         seq.num_hashed_blocks = 0
-        seq.last_hash = _NO_HASH
 
-    def _cached_prefix(self, token_ids: list[int]) -> list[int]:
+    def _num_shareable(self, seq: Sequence) -> int:
+        """Full blocks of ``seq`` that may come from the cache (never the last token's block)."""
+        return (len(seq.token_ids) - 1) // self.block_size
+
+    def _block_hashes(self, seq: Sequence, num_blocks: int) -> list[int]:
+        """Chained hashes of the first ``num_blocks`` full blocks, memoised on ``seq``."""
+        hashes = seq.block_hashes
+        size = self.block_size
+        for index in range(len(hashes), num_blocks):
+            parent = hashes[-1] if hashes else _NO_HASH
+            hashes.append(chain_hash(parent, seq.token_ids[index * size : (index + 1) * size]))
+        return hashes
+
+    def _cached_prefix(self, seq: Sequence) -> list[int]:
         hits: list[int] = []
-        parent = _NO_HASH
-        for index in range((len(token_ids) - 1) // self.block_size):
-            tokens = tuple(token_ids[index * self.block_size : (index + 1) * self.block_size])
-            parent = chain_hash(parent, tokens)
-            block_id = self._by_hash.get(parent)
-            if block_id is None or self.blocks[block_id].token_ids != tokens:
+        size = self.block_size
+        for index, block_hash in enumerate(self._block_hashes(seq, self._num_shareable(seq))):
+            block_id = self._by_hash.get(block_hash)
+            if block_id is None or self.blocks[block_id].token_ids != tuple(
+                seq.token_ids[index * size : (index + 1) * size]
+            ):
                 break
             hits.append(block_id)
         return hits

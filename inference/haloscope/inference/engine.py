@@ -68,7 +68,7 @@ class TorchJudgeEngine(JudgeEngine):
         """Next-token probabilities of each choice's first token, normalised over the choices."""
         choice_ids = self._first_tokens(choices)
         seqs, errors = self._make_sequences(prompts, SamplingParams(max_tokens=1), choice_ids)
-        stats = self._run(seqs, prompts)
+        stats = self._run(seqs, len(prompts))
         scores = [ChoiceScores(error=error) for error in errors]
         for seq in seqs:
             logprobs = torch.tensor(seq.score_logprobs)
@@ -82,7 +82,7 @@ class TorchJudgeEngine(JudgeEngine):
     def generate(self, prompts: Sequence[JudgePrompt], params: SamplingParams) -> GenerateResult:
         """Decode each prompt with ``params``; returns texts, token ids and their logprobs."""
         seqs, errors = self._make_sequences(prompts, params, None)
-        stats = self._run(seqs, prompts)
+        stats = self._run(seqs, len(prompts))
         generations = [Generation(error=error) for error in errors]
         for seq in seqs:
             text = self.tokenizer.decode(seq.output_token_ids)
@@ -163,36 +163,16 @@ class TorchJudgeEngine(JudgeEngine):
             seqs.append(seq)
         return seqs, errors
 
-    def _run(self, seqs: list[Seq], prompts: Sequence[JudgePrompt]) -> EngineStats:
-        """Prefill each distinct shared prefix once, then run ``seqs`` to completion."""
+    def _run(self, seqs: list[Seq], num_prompts: int) -> EngineStats:
+        """Run ``seqs`` to completion; prompts sharing a prefix are queued next to each other."""
         start = time.perf_counter()
-        stats = EngineStats(num_prompts=len(prompts), kv_blocks_total=self.blocks.num_blocks)
+        stats = EngineStats(num_prompts=num_prompts, kv_blocks_total=self.blocks.num_blocks)
         stats.kv_blocks_used_peak = self.blocks.num_used
-        if self.config.enable_prefix_caching:
-            warm = [
-                Seq(list(ids), SamplingParams(), score_token_ids=())
-                for ids in self._shared_prefixes(seqs, prompts)
-            ]
-            self._run_batch(warm, stats)
         generators = self._generators(seqs)
-        self._run_batch(seqs, stats, generators)
+        self._run_batch(sorted(seqs, key=lambda seq: seq.token_ids), stats, generators)
         stats.kv_blocks_free = self.blocks.num_free
         stats.wall_s = time.perf_counter() - start
         return stats
-
-    def _shared_prefixes(
-        self, seqs: list[Seq], prompts: Sequence[JudgePrompt]
-    ) -> list[tuple[int, ...]]:
-        """Token ids of each prompt prefix used by two or more items and spanning a full block."""
-        counts: dict[str, int] = {}
-        for seq in seqs:
-            counts[prompts[seq.index].prefix] = counts.get(prompts[seq.index].prefix, 0) + 1
-        shared = []
-        for prefix, count in counts.items():
-            ids = self.tokenizer.encode(prefix, add_bos=True)
-            if count > 1 and len(ids) > self.blocks.block_size:
-                shared.append(tuple(ids))
-        return shared
 
     def _generators(self, seqs: list[Seq]) -> dict[int, torch.Generator]:
         generators = {}
@@ -204,10 +184,7 @@ class TorchJudgeEngine(JudgeEngine):
         return generators
 
     def _run_batch(
-        self,
-        seqs: list[Seq],
-        stats: EngineStats,
-        generators: dict[int, torch.Generator] | None = None,
+        self, seqs: list[Seq], stats: EngineStats, generators: dict[int, torch.Generator]
     ) -> None:
         for seq in seqs:
             self.scheduler.add(seq)
@@ -217,7 +194,7 @@ class TorchJudgeEngine(JudgeEngine):
                 raise RuntimeError("scheduler made no progress; the KV cache is too small")
             stats.preemptions += step.num_preempted
             stats.steps += 1
-            self._execute(step, stats, generators or {})
+            self._execute(step, stats, generators)
 
     def _execute(
         self, step: ScheduledStep, stats: EngineStats, generators: dict[int, torch.Generator]

@@ -1,5 +1,10 @@
 """Continuous batching: every step decodes the running sequences, continues chunked prefills and
-admits waiting sequences within a token budget; preempts the newest sequence when blocks run out."""
+admits waiting sequences within a token budget; preempts the newest sequence when blocks run out.
+
+Admission is prefix-aware: a waiting sequence whose next uncached block is being computed by a
+running sequence (same chained hash) waits until that block is committed to the prefix cache,
+then reuses it instead of computing it a second time. Other waiting sequences go ahead of it.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ class Scheduler:
         return bool(self.waiting or self.running)
 
     def add(self, seq: Sequence) -> None:
-        """Queue ``seq`` (first come, first served)."""
+        """Queue ``seq`` (first come, first served, apart from waits for shared blocks)."""
         seq.status = SequenceStatus.WAITING
         self.waiting.append(seq)
 
@@ -63,18 +68,18 @@ class Scheduler:
                 n = min(seq.num_uncomputed, budget)
                 step.add(seq, n)
                 budget -= n
-        while (
-            self.waiting
-            and budget > 0
-            and step.num_preempted == 0
-            and len(self.running) < self.max_num_seqs
-        ):
-            seq = self.waiting[0]
+        in_progress = {h for seq in self.running for h in self.blocks.hashes_in_progress(seq)}
+        for seq in list(self.waiting):
+            if budget == 0 or step.num_preempted or len(self.running) >= self.max_num_seqs:
+                break
+            if self.blocks.first_uncached_hash(seq) in in_progress:
+                continue  # reuse those blocks once their owner has computed them
             if not self.blocks.allocate(seq):
                 break
-            self.waiting.popleft()
+            self.waiting.remove(seq)
             seq.status = SequenceStatus.RUNNING
             self.running.append(seq)
+            in_progress.update(self.blocks.hashes_in_progress(seq))
             n = min(seq.num_uncomputed, budget)
             step.add(seq, n)
             budget -= n

@@ -28,6 +28,7 @@ class Sequence:
     sequence drops its blocks and recomputes from its cached prefix when readmitted.
     ``score_token_ids`` turns the request into a scoring request: at the end of the prompt the
     engine records the log-probabilities of those tokens and finishes without decoding.
+    ``block_hashes`` memoises the chained prefix hash of each full block (tokens only grow).
     """
 
     token_ids: list[int]
@@ -41,7 +42,7 @@ class Sequence:
     num_computed_tokens: int = 0
     num_cached_tokens: int = 0
     num_hashed_blocks: int = 0
-    last_hash: int = -1
+    block_hashes: list[int] = field(default_factory=list)
     output_logprobs: list[float] = field(default_factory=list)
     output_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     score_logprobs: list[float] | None = None
