@@ -64,6 +64,20 @@ FILTER_CASES: dict[str, tuple[TraceFilter, Callable[[Spans], bool]]] = {
         TraceFilter(search="ünïcode ✓ WORD1"),
         any_span(lambda s: "ünïcode ✓ word1" in s["input"].lower()),
     ),
+    "range_and_user": (
+        TraceFilter(start_us=BASE_US + DAY_US, end_us=BASE_US + 3 * DAY_US, user_id="user-1"),
+        lambda spans: (
+            min(s["start_time"] for s in spans) >= BASE_US + DAY_US
+            and any(s["user_id"] == "user-1" for s in spans)
+        ),
+    ),
+    "range_and_error": (
+        TraceFilter(start_us=BASE_US, end_us=BASE_US + 2 * DAY_US, status="error"),
+        lambda spans: (
+            min(s["start_time"] for s in spans) < BASE_US + 2 * DAY_US
+            and any(s["status"] == "error" for s in spans)
+        ),
+    ),
     "combined": (
         TraceFilter(kinds=("llm",), release="v1", status="ok", user_id="user-0"),
         lambda spans: (
@@ -138,6 +152,51 @@ def test_pagination_walks_every_trace_once_in_order(
             break
     assert seen == [t["trace_id"] for t in expected]
     assert pages == math.ceil(len(dataset) / limit)
+
+
+RANGES = {
+    "whole": TraceFilter(start_us=BASE_US, end_us=BASE_US + 3 * DAY_US),
+    "last_two_days": TraceFilter(start_us=BASE_US + DAY_US, end_us=BASE_US + 3 * DAY_US),
+    "first_hours": TraceFilter(start_us=BASE_US, end_us=BASE_US + 40_000_000),
+}
+
+
+@pytest.mark.parametrize("sort", ["start_time_desc", "start_time_asc"])
+@pytest.mark.parametrize("limit", [1, 3, 50])
+@pytest.mark.parametrize("window", sorted(RANGES))
+def test_pagination_over_a_time_range_walks_its_traces_in_order(
+    trace_store: TraceStore,
+    project_id: str,
+    dataset: dict[str, Spans],
+    sort: str,
+    limit: int,
+    window: str,
+) -> None:
+    """Pages over a bounded range are looked for in widening time windows first: the walk must
+    still list exactly the range's traces, in order, whether a window or the range holds a page."""
+    flt = RANGES[window]
+    key, descending = SORT_KEYS[sort]
+    expected = sorted(
+        (
+            trace_summary(spans)
+            for spans in dataset.values()
+            if flt.start_us <= min(s["start_time"] for s in spans) < flt.end_us
+        ),
+        key=key,
+        reverse=descending,
+    )
+    assert expected
+    seen, cursor = [], None
+    while True:
+        page = trace_store.list_traces(project_id, flt, limit=limit, cursor=cursor, sort=sort)
+        seen.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert [item["trace_id"] for item in seen] == [t["trace_id"] for t in expected]
+    for item, summary in zip(seen, expected, strict=True):
+        assert math.isclose(item.pop("cost"), summary.pop("cost"), rel_tol=1e-9)
+        assert item == summary
 
 
 def test_cursor_is_stable_under_inserts(

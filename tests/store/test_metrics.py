@@ -104,6 +104,37 @@ def test_metrics_total_respects_the_time_range(
     assert trace_store.metrics(project_id, end + 10 * DAY_US, end + 11 * DAY_US, []) == []
 
 
+def test_overview_metrics_are_the_three_groupings_in_one_pass(
+    trace_store: TraceStore, project_id: str, rows: list[dict]
+) -> None:
+    trace_store.insert_spans(rows)  # a re-sent batch must not count twice
+    start, end = BASE_US + DAY_US, BASE_US + 3 * DAY_US
+    inside = [r for r in rows if start <= r["start_time"] < end]
+    overview = trace_store.overview_metrics(project_id, start, end)
+
+    [total] = overview["totals"]
+    assert_matches(total, expected_metrics(inside, lambda r: None)[None])
+    by_day = expected_metrics(inside, day_of)
+    assert [r["day"] for r in overview["daily"]] == sorted(by_day) and len(by_day) == 2
+    for row in overview["daily"]:
+        assert_matches(row, by_day[row["day"]])
+    llm = [r for r in inside if r["kind"] == "llm"]
+    by_model = expected_metrics(llm, lambda r: r["model"])
+    assert [r["model"] for r in overview["by_model"]] == sorted(by_model)
+    for row in overview["by_model"]:
+        assert_matches(row, by_model[row["model"]])
+
+
+def test_overview_metrics_of_an_empty_range_are_empty(
+    trace_store: TraceStore, project_id: str, rows: list[dict]
+) -> None:
+    later = BASE_US + 20 * DAY_US
+    empty = trace_store.overview_metrics(project_id, later, later + DAY_US)
+    assert empty == {"totals": [], "daily": [], "by_model": []}
+    with pytest.raises(ValueError, match="end_us"):
+        trace_store.overview_metrics(project_id, later, later)
+
+
 @pytest.mark.parametrize("group_by", [["week"], ["day", "day"], ["model; DROP TABLE spans"]])
 def test_unknown_grouping_is_a_value_error(
     trace_store: TraceStore, project_id: str, group_by: list[str]

@@ -111,6 +111,11 @@ def _threshold_subquery(threshold: ScoreThreshold, params: dict[str, Any]) -> st
     if threshold.maximum is not None:
         params["score_max"] = threshold.maximum
         conditions.append("value <= {score_max:Float64}")
+    # A score's timestamp is its span's start, so it lies in the span scan's bounds.
+    if "scan_start_us" in params:
+        conditions.append("timestamp >= fromUnixTimestamp64Micro({scan_start_us:Int64}, 'UTC')")
+    if "scan_end_us" in params:
+        conditions.append("timestamp < fromUnixTimestamp64Micro({scan_end_us:Int64}, 'UTC')")
     where = " AND ".join(conditions)  # constant fragments; the values are bound parameters
     return f"trace_id IN (SELECT trace_id FROM scores FINAL WHERE {where})"  # noqa: S608
 
@@ -123,8 +128,8 @@ def scored_trace_list_sql(
     limit: int,
     after: tuple[Any, str] | None,
 ) -> tuple[str, dict[str, Any]]:
-    """The trace-list page query of ``list_traces_sql`` limited to traces with a score in the
-    threshold's range (same columns, order and keyset pagination)."""
+    """The page query of ``list_traces_sql`` limited to traces with a score in the threshold's
+    range (same columns, order and keyset pagination)."""
     sql, params = list_traces_sql(project_id, flt, order, limit, after)
     if _SPAN_SCAN_ANCHOR not in sql:
         raise RuntimeError("the trace list query no longer has the expected span scan")

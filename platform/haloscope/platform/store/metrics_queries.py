@@ -1,5 +1,6 @@
 """SQL of the metrics endpoint: span counts, error rate, latency percentiles, tokens and cost
-over a time range, optionally grouped by day and/or model."""
+over a time range, optionally grouped by day and/or model, and of the overview, which reads all
+three groupings (whole range, per day, per model) in one pass over the spans."""
 
 from __future__ import annotations
 
@@ -32,16 +33,53 @@ def checked_groups(group_by: Sequence[str]) -> list[str]:
     return [g for g in METRIC_GROUPS if g in group_by]
 
 
+_RANGE = [
+    "project_id = {project_id:String}",
+    "start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')",
+    "start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')",
+]
+
+# Duplicates of a span share its sorting key, which holds toDate(start_time), so they always sit
+# in the same monthly partition and FINAL need not merge across partitions.
+FINAL_SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1"
+
+# grouping(day, kind) is a bitmask of the keys a row is NOT grouped by (standard SQL): 3 for
+# the whole range, 1 for a day, 2 for a (kind, model) pair, of which only LLM spans are kept.
+OVERVIEW_SQL = f"""
+SELECT
+    grouping(day, kind) AS grouping_set,
+    toString(toDate(start_time)) AS day,
+    kind,
+    model,
+    {_METRICS_SELECT}
+FROM spans FINAL
+WHERE {" AND ".join(_RANGE)}
+GROUP BY GROUPING SETS ((), (day), (kind, model))
+HAVING grouping_set != 2 OR kind = 'llm'
+ORDER BY grouping_set, day, model
+{FINAL_SETTINGS}
+"""  # noqa: S608 - constant fragments only
+_OVERVIEW_SETS = {3: "totals", 1: "daily", 2: "by_model"}
+
+
+def overview_rows(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """OVERVIEW_SQL's rows split into "totals", "daily" and "by_model", each in the shape of
+    :func:`metrics_row` for no grouping, ["day"] and ["model"]; empty groups are dropped."""
+    split: dict[str, list[dict[str, Any]]] = {name: [] for name in _OVERVIEW_SETS.values()}
+    groups: dict[str, list[str]] = {"totals": [], "daily": ["day"], "by_model": ["model"]}
+    for row in rows:
+        name = _OVERVIEW_SETS[int(row["grouping_set"])]
+        if int(row["span_count"]) > 0:
+            split[name].append(metrics_row(row, groups[name]))
+    return split
+
+
 def metrics_sql(
     project_id: str, start_us: int, end_us: int, groups: list[str]
 ) -> tuple[str, dict[str, Any]]:
     """The metrics query and its parameters. Grouping by model counts only LLM spans."""
     params: dict[str, Any] = {"project_id": project_id, "start_us": start_us, "end_us": end_us}
-    where = [
-        "project_id = {project_id:String}",
-        "start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')",
-        "start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')",
-    ]
+    where = list(_RANGE)
     if "model" in groups:
         where.append("kind = 'llm'")
     select = [METRIC_GROUPS[g] for g in groups] + [_METRICS_SELECT]
@@ -53,6 +91,7 @@ def metrics_sql(
     if groups:
         lines.append("GROUP BY " + ", ".join(groups))
         lines.append("ORDER BY " + ", ".join(groups))
+    lines.append(FINAL_SETTINGS)
     return "\n".join(lines), params
 
 

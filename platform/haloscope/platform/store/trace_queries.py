@@ -4,12 +4,21 @@ spans count once before ReplacingMergeTree has merged them."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 from haloscope.platform.store.base import SPAN_COLUMNS
 from haloscope.platform.store.encoding import TIMES_READ_AS
 from haloscope.platform.store.filters import TraceFilter
+from haloscope.platform.store.metrics_queries import FINAL_SETTINGS
 from haloscope.platform.store.pagination import SortOrder
+
+# The longest a trace may run: every span of a trace starts less than this after the trace's
+# first span. A listing over a time range reads only spans starting within this margin of the
+# range, so its cost follows the range; a longer trace crossing the range's start would be
+# summarised from its in-margin spans only.
+MAX_TRACE_DURATION_US = 24 * 3600 * 1_000_000
 
 # get_trace's select list: the time columns as integer µs.
 SPAN_SELECT = ", ".join(
@@ -20,7 +29,8 @@ SPAN_SELECT = ", ".join(
 TRACE_SPANS_SQL = (
     f"SELECT {SPAN_SELECT}, duration_us FROM spans FINAL "  # noqa: S608 - constant column list
     "WHERE project_id = {project_id:String} AND trace_id = {trace_id:String} "
-    "ORDER BY start_time, span_id"
+    "ORDER BY start_time, span_id "
+    f"{FINAL_SETTINGS}"
 )
 
 _AGGREGATE_SELECT = """
@@ -88,45 +98,101 @@ def _span_match(flt: TraceFilter, params: dict[str, Any]) -> str | None:
     return " AND ".join(parts) if parts else None
 
 
-def _trace_conditions(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
-    """HAVING conditions over the per-trace aggregate."""
-    having = []
+def _trace_conditions(flt: TraceFilter, params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """HAVING conditions over the per-trace aggregate, and conditions on single spans that
+    every matching trace has a span meeting (one each, used to prefilter candidate traces)."""
+    having: list[str] = []
+    some_span: list[str] = []
     span_match = _span_match(flt, params)
     if span_match:
-        having.append(f"countIf({span_match}) > 0")
+        # Every span of a trace starting in the range starts after the range's start: the match
+        # (the text search above all) need not run on the margin's spans; short-circuit skips.
+        if flt.start_us is not None:
+            params["start_us"] = flt.start_us
+            in_range = "start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')"
+            having.append(f"countIf({in_range} AND {span_match}) > 0")
+        else:
+            having.append(f"countIf({span_match}) > 0")
+        if not flt.search:  # reading the input and output text twice costs more than it saves
+            some_span.append(span_match)
     for field in ("user_id", "session_id", "release"):
         value = getattr(flt, field)
         if value is not None:
             params[field] = value
             having.append(f"countIf({field} = {{{field}:String}}) > 0")
+            some_span.append(f"{field} = {{{field}:String}}")
     if flt.tags:
         params["tags"] = list(flt.tags)
         having.append("hasAll(trace_tags, {tags:Array(String)})")
     if flt.status is not None:
         having.append("error_count > 0" if flt.status == "error" else "error_count = 0")
+        if flt.status == "error":
+            some_span.append("status = 'error'")
+    range_bounds = []
     if flt.start_us is not None:
         params["start_us"] = flt.start_us
         having.append("trace_start >= {start_us:Int64}")
+        range_bounds.append("start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')")
     if flt.end_us is not None:
         params["end_us"] = flt.end_us
         having.append("trace_start < {end_us:Int64}")
-    return having
+        range_bounds.append("start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')")
+    if range_bounds and not some_span:  # beside another prefilter, its large set only costs
+        some_span.append(" AND ".join(range_bounds))
+    return having, some_span
 
 
-_CANDIDATES_HEAD = "trace_id IN (SELECT trace_id FROM spans WHERE project_id = {project_id:String}"
-
-
-def _candidate_traces(flt: TraceFilter) -> str | None:
-    """With a time range, only traces having a span that starts inside it can start inside it:
-    a cheap prefilter on the sorting key before the exact check on the trace start."""
+def _scan_bounds(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
+    """Bounds on the span start times the aggregate reads: a trace starting in the range has
+    all its spans within MAX_TRACE_DURATION_US after the range's start and before its end, and a
+    trace starting earlier has a span inside the margin before the range, which HAVING sees."""
     bounds = []
     if flt.start_us is not None:
-        bounds.append("start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')")
+        params["scan_start_us"] = flt.start_us - MAX_TRACE_DURATION_US
+        bounds.append("start_time >= fromUnixTimestamp64Micro({scan_start_us:Int64}, 'UTC')")
     if flt.end_us is not None:
-        bounds.append("start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')")
-    if not bounds:
-        return None
-    return " AND ".join([_CANDIDATES_HEAD, *bounds]) + ")"
+        params["scan_end_us"] = flt.end_us + MAX_TRACE_DURATION_US
+        bounds.append("start_time < fromUnixTimestamp64Micro({scan_end_us:Int64}, 'UTC')")
+    return bounds
+
+
+def _candidate_traces(scan: list[str], span_condition: str) -> str:
+    """Traces with a span meeting ``span_condition``: a superset of the matching ones (read
+    without FINAL), cheap to find, that lets the exact aggregate read only their granules."""
+    where = " AND ".join([*scan, span_condition])
+    return f"trace_id IN (SELECT trace_id FROM spans WHERE {where})"  # noqa: S608
+
+
+# The first window a start-time-sorted page is looked for in, and how much each retry widens it.
+FIRST_WINDOW_US = 3600 * 1_000_000
+WINDOW_GROWTH = 8
+
+
+def start_windows(
+    flt: TraceFilter, order: SortOrder, after: tuple[Any, str] | None
+) -> Iterator[TraceFilter]:
+    """Ever wider filters for a start-time-sorted page over a bounded range, each covering the
+    sort's side of the range (the newest starts for a descending sort), the last one the whole
+    range. Traces starting inside a window come before every trace starting outside it, so a
+    window holding a full page yields exactly the page the whole range would; cheaper, as the
+    scan follows the window. Yields just ``flt`` for other sorts or an unbounded range."""
+    if order.item_key != "start_time" or flt.start_us is None or flt.end_us is None:
+        yield flt
+        return
+    low, high = flt.start_us, flt.end_us
+    if after is not None:
+        if order.descending:
+            high = min(high, int(after[0]) + 1)
+        else:
+            low = max(low, int(after[0]))
+    width = FIRST_WINDOW_US
+    while high - low > width:
+        if order.descending:
+            yield dataclasses.replace(flt, start_us=high - width, end_us=high)
+        else:
+            yield dataclasses.replace(flt, start_us=low, end_us=low + width)
+        width *= WINDOW_GROWTH
+    yield flt
 
 
 def list_traces_sql(
@@ -136,13 +202,14 @@ def list_traces_sql(
     limit: int,
     after: tuple[Any, str] | None,
 ) -> tuple[str, dict[str, Any]]:
-    """The page query (``limit`` rows at most) and its parameters."""
+    """The page query: ``trace_id`` and ``trace_start`` (µs) of at most ``limit`` matching
+    traces in page order. Only the aggregates that the filters and the sort key need are
+    computed (ClickHouse drops the unused ones); :data:`TRACE_SUMMARIES_SQL` then summarises the
+    page's traces."""
     params: dict[str, Any] = {"project_id": project_id, "limit": limit}
-    having = _trace_conditions(flt, params)
-    where = ["project_id = {project_id:String}"]
-    candidates = _candidate_traces(flt)
-    if candidates:
-        where.append(candidates)
+    having, some_span = _trace_conditions(flt, params)
+    scan = ["project_id = {project_id:String}", *_scan_bounds(flt, params)]
+    where = scan + [_candidate_traces(scan, condition) for condition in some_span]
     direction = "DESC" if order.descending else "ASC"
     outer_where = ""
     if after is not None:
@@ -154,7 +221,7 @@ def list_traces_sql(
         )
     sql = "\n".join(
         [
-            _ITEM_SELECT,
+            "SELECT trace_id, trace_start FROM (",
             _AGGREGATE_SELECT,
             "WHERE " + " AND ".join(where),
             "GROUP BY trace_id",
@@ -163,6 +230,34 @@ def list_traces_sql(
             outer_where,
             f"ORDER BY {order.expression} {direction}, trace_id {direction}",
             "LIMIT {limit:UInt32}",
+            FINAL_SETTINGS,
         ]
     )
     return sql, params
+
+
+# The page's items: every span of the listed traces, read between the earliest trace start and
+# MAX_TRACE_DURATION_US after the latest, so the scan stays small whatever the listed range.
+TRACE_SUMMARIES_SQL = "\n".join(
+    [
+        _ITEM_SELECT,
+        _AGGREGATE_SELECT,
+        "WHERE project_id = {project_id:String} AND has({trace_ids:Array(String)}, trace_id)",
+        "AND start_time >= fromUnixTimestamp64Micro({first_start_us:Int64}, 'UTC')",
+        "AND start_time < fromUnixTimestamp64Micro({scan_end_us:Int64}, 'UTC')",
+        "GROUP BY trace_id",
+        ")",
+        FINAL_SETTINGS,
+    ]
+)
+
+
+def trace_summaries_params(project_id: str, page: list[dict[str, Any]]) -> dict[str, Any]:
+    """TRACE_SUMMARIES_SQL's parameters for the rows of a :func:`list_traces_sql` page."""
+    starts = [int(row["trace_start"]) for row in page]
+    return {
+        "project_id": project_id,
+        "trace_ids": [row["trace_id"] for row in page],
+        "first_start_us": min(starts),
+        "scan_end_us": max(starts) + MAX_TRACE_DURATION_US,
+    }

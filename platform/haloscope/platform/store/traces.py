@@ -13,13 +13,25 @@ from haloscope.platform.store.base import SCORE_COLUMNS, SPAN_COLUMNS, StoreDriv
 from haloscope.platform.store.dashboard_queries import ScoreThreshold
 from haloscope.platform.store.encoding import decode_span, encode_scores, encode_spans
 from haloscope.platform.store.filters import TraceFilter
-from haloscope.platform.store.metrics_queries import checked_groups, metrics_row, metrics_sql
+from haloscope.platform.store.metrics_queries import (
+    OVERVIEW_SQL,
+    checked_groups,
+    metrics_row,
+    metrics_sql,
+    overview_rows,
+)
 from haloscope.platform.store.pagination import (
     decode_cursor,
     encode_cursor,
     sort_order,
 )
-from haloscope.platform.store.trace_queries import TRACE_SPANS_SQL, list_traces_sql
+from haloscope.platform.store.trace_queries import (
+    TRACE_SPANS_SQL,
+    TRACE_SUMMARIES_SQL,
+    list_traces_sql,
+    start_windows,
+    trace_summaries_params,
+)
 
 MAX_PAGE_SIZE = 1000
 
@@ -83,20 +95,7 @@ class TraceStore:
     ) -> TracePage:
         """A page of the project's traces matching ``filters`` in ``sort`` order, continuing
         after ``cursor``. ValueError for an unknown sort, a foreign cursor or a bad limit."""
-        order = sort_order(sort)
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        after = decode_cursor(cursor, sort) if cursor else None
-        sql, params = list_traces_sql(project_id, filters, order, limit + 1, after)
-        rows = self.driver.query(sql, params)
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = encode_cursor(sort, last[order.item_key], last["trace_id"])
-        for row in rows:
-            del row["cost_key"]
-        return TracePage(items=rows, next_cursor=next_cursor)
+        return self._trace_page(project_id, filters, None, limit, cursor, sort)
 
     def get_trace(self, project_id: str, trace_id: str) -> list[dict[str, Any]] | None:
         """Every span of the trace, fields decoded, by start time; None when the project has
@@ -116,6 +115,16 @@ class TraceStore:
         rows = self.driver.query(sql, params)
         return [metrics_row(row, groups) for row in rows if int(row["span_count"]) > 0]
 
+    def overview_metrics(
+        self, project_id: str, start_us: int, end_us: int
+    ) -> dict[str, list[dict[str, Any]]]:
+        """:meth:`metrics` over ``[start_us, end_us)`` for the whole range ("totals", one row or
+        none), per day ("daily") and per model ("by_model"), computed in one pass."""
+        if end_us <= start_us:
+            raise ValueError("end_us must be after start_us")
+        params = {"project_id": project_id, "start_us": start_us, "end_us": end_us}
+        return overview_rows(self.driver.query(OVERVIEW_SQL, params))
+
     def list_traces_by_score(
         self,
         project_id: str,
@@ -127,14 +136,38 @@ class TraceStore:
         sort: str = "start_time_desc",
     ) -> TracePage:
         """Like :meth:`list_traces`, keeping only traces with a score inside ``threshold``."""
+        return self._trace_page(project_id, filters, threshold, limit, cursor, sort)
+
+    def _trace_page(
+        self,
+        project_id: str,
+        filters: TraceFilter,
+        threshold: ScoreThreshold | None,
+        limit: int,
+        cursor: str | None,
+        sort: str,
+    ) -> TracePage:
+        """Pick the page's traces (sort key and filters only, in the narrowest time window that
+        holds a full page), then summarise just those."""
         order = sort_order(sort)
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         after = decode_cursor(cursor, sort) if cursor else None
-        sql, params = dashboard.scored_trace_list_sql(
-            project_id, filters, threshold, order, limit + 1, after
-        )
-        rows = self.driver.query(sql, params)
+        for window in start_windows(filters, order, after):
+            if threshold is None:
+                sql, params = list_traces_sql(project_id, window, order, limit + 1, after)
+            else:
+                sql, params = dashboard.scored_trace_list_sql(
+                    project_id, window, threshold, order, limit + 1, after
+                )
+            page = self.driver.query(sql, params)
+            if len(page) > limit:
+                break
+        if not page:
+            return TracePage(items=[], next_cursor=None)
+        summaries = self.driver.query(TRACE_SUMMARIES_SQL, trace_summaries_params(project_id, page))
+        by_id = {row["trace_id"]: row for row in summaries}
+        rows = [by_id[row["trace_id"]] for row in page]
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]

@@ -86,9 +86,8 @@ def overview(
     """The overview page for the chosen time range."""
     window = parse_time_range(range)
     project_id = scope.project.id
-    totals = ctx.store.metrics(project_id, window.start_us, window.end_us)
-    daily = ctx.store.metrics(project_id, window.start_us, window.end_us, ["day"])
-    by_model = ctx.store.metrics(project_id, window.start_us, window.end_us, ["model"])
+    metrics = ctx.store.overview_metrics(project_id, window.start_us, window.end_us)
+    totals = metrics["totals"]
     trends = ctx.store.score_trends(project_id, window.start_us, window.end_us)
     return render_page(
         request,
@@ -98,8 +97,8 @@ def overview(
         window=window,
         presets=PRESETS,
         totals=totals[0] if totals else None,
-        charts=_daily_charts(window, daily),
-        by_model=by_model,
+        charts=_daily_charts(window, metrics["daily"]),
+        by_model=metrics["by_model"],
         quality_chart=_quality_chart(window, trends),
         quality_totals=_quality_totals(trends),
     )
