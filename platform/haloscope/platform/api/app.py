@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from haloscope.platform.api import health_routes, ingest_routes, query_routes
+from haloscope.platform.api import eval_routes, health_routes, ingest_routes, query_routes
 from haloscope.platform.api.context import ApiContext
 from haloscope.platform.api.errors import install_error_handlers
 from haloscope.platform.api.responses import OrjsonResponse
@@ -53,9 +53,11 @@ def create_app(
         writer=writer,
         verifier=ApiKeyVerifier(sessionmaker, settings.auth_cache_ttl_s),
     )
+    app.state.metadata_sessions = sessionmaker
     install_error_handlers(app)
 
     app.include_router(health_routes.router)
     app.include_router(ingest_routes.router)
     app.include_router(query_routes.router)
+    app.include_router(eval_routes.router)
     return app

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from haloscope.platform.cli import admin, server, users
+from haloscope.platform.cli import admin, evals, jobs, server, users
 from haloscope.platform.config import ConfigError
 
 
@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.register(sub)
     admin.register(sub)
     users.register(sub)
+    jobs.register(sub)
+    evals.register(sub)
     return parser
 
 

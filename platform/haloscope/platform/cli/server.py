@@ -46,10 +46,17 @@ def build_app(settings: Settings, *, migrate: bool = False) -> Any:
     return app
 
 
-def _serve(settings: Settings, *, migrate: bool = False, on_started: Any = None) -> int:
+def _serve(
+    settings: Settings, *, migrate: bool = False, on_started: Any = None, jobs: bool = False
+) -> int:
     import uvicorn
 
     app = build_app(settings, migrate=migrate)
+    embedded_jobs = None
+    if jobs:
+        from haloscope.platform.jobs.embedded import start_embedded_jobs
+
+        embedded_jobs = start_embedded_jobs(settings, app.state.haloscope.store)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on"
     )
@@ -63,7 +70,11 @@ def _serve(settings: Settings, *, migrate: bool = False, on_started: Any = None)
                 on_started()
 
         threading.Thread(target=wait_then_run, name="haloscope-on-started", daemon=True).start()
-    server.run()
+    try:
+        server.run()
+    finally:
+        if embedded_jobs is not None:
+            embedded_jobs.stop()
     return 0
 
 
@@ -97,4 +108,4 @@ def run_up(args: argparse.Namespace) -> int:
             ]
         print("\n".join(lines), flush=True)
 
-    return _serve(settings, migrate=True, on_started=announce)
+    return _serve(settings, migrate=True, on_started=announce, jobs=True)

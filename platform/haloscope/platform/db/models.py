@@ -12,7 +12,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Dialect, ForeignKey, MetaData, String
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    MetaData,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -156,3 +165,219 @@ class WebSession(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
     user: Mapped[User] = relationship()
+
+
+class Dataset(Base):
+    """A named evaluation dataset of a project; its content lives in immutable versions."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetVersion(Base):
+    """One import of a dataset: numbered 1, 2, ... and never modified once written.
+
+    ``items`` is the list of items as JSON (``id``, ``input``, ``expected_output``,
+    ``context``, ``metadata``); ``content_hash`` is the SHA-256 of their canonical JSON.
+    """
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int]
+    item_count: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    items: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EvalRun(Base):
+    """An evaluation run recorded by ``haloscope eval run``, and the gate's verdict on it.
+
+    ``run_id`` is the id the CLI gave the run (unique within a project); ``summary`` holds
+    the per-metric aggregates, ``gate`` the gate report once ``haloscope eval gate`` ran.
+    """
+
+    __tablename__ = "eval_runs"
+    __table_args__ = (UniqueConstraint("project_id", "run_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(200), default="")
+    dataset_version: Mapped[str] = mapped_column(String(64), default="")
+    target: Mapped[str] = mapped_column(String(500), default="")
+    git_commit: Mapped[str] = mapped_column(String(64), default="")
+    git_branch: Mapped[str] = mapped_column(String(200), default="")
+    item_count: Mapped[int] = mapped_column(default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    verdict: Mapped[str | None] = mapped_column(String(16))
+    gate: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SamplingRule(Base):
+    """Which of a project's spans the sampling job scores, how many, and with what.
+
+    ``filters`` holds ``kinds``, ``names``, ``models``, ``tags`` (all required), ``release``
+    and ``metadata`` (key -> value); ``evaluators`` a list of ``{name, version, config}``.
+    Exactly one of ``sample_rate`` (share of matching spans) and ``per_day`` (a fixed number)
+    is set; ``max_items_per_run`` caps either.
+    """
+
+    __tablename__ = "sampling_rules"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sample_rate: Mapped[float | None]
+    per_day: Mapped[int | None]
+    max_items_per_run: Mapped[int] = mapped_column(default=1000)
+    window_hours: Mapped[int] = mapped_column(default=24)
+    seed: Mapped[int] = mapped_column(default=0)
+    batch_size: Mapped[int] = mapped_column(default=16)
+    evaluators: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SamplingRun(Base):
+    """One execution of a sampling rule over a time window, with its progress and outcome.
+
+    ``status`` is ``running``, ``completed`` or ``failed``; the counters add up the run's
+    judge batches as they finish.
+    """
+
+    __tablename__ = "sampling_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    rule_id: Mapped[str] = mapped_column(
+        ForeignKey("sampling_rules.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    selected: Mapped[int] = mapped_column(default=0)
+    batches_total: Mapped[int] = mapped_column(default=0)
+    batches_done: Mapped[int] = mapped_column(default=0)
+    scored: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    judge_seconds: Mapped[float] = mapped_column(default=0.0)
+    error: Mapped[str] = mapped_column(String(2000), default="")
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class SamplingBatch(Base):
+    """One judge batch of a run: an evaluator over a slice of the sampled spans.
+
+    ``done`` flips once, so a batch redelivered after a worker crash is counted once.
+    """
+
+    __tablename__ = "sampling_batches"
+    __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("sampling_runs.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    evaluator: Mapped[dict[str, Any]] = mapped_column(JSON)
+    span_keys: Mapped[list[Any]] = mapped_column(JSON)
+    done: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)
+    scored: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float] = mapped_column(default=0.0)
+
+
+class DriftReportRecord(Base):
+    """A stored drift comparison of a project: current window against a baseline window.
+
+    ``features`` maps each feature to its verdict and statistics; ``drifted`` lists those
+    whose status is ``drift``.
+    """
+
+    __tablename__ = "drift_reports"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    current_start: Mapped[datetime]
+    current_end: Mapped[datetime]
+    baseline_start: Mapped[datetime]
+    baseline_end: Mapped[datetime]
+    drifted: Mapped[list[Any]] = mapped_column(JSON)
+    features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertRule(Base):
+    """A condition on a project metric and where to notify when it holds.
+
+    ``metric`` is one of ``hallucination_rate``, ``error_rate``, ``p95_latency_ms``,
+    ``cost_per_request`` and ``drift``; the alert fires when the current window's value
+    exceeds ``threshold`` (absolute) or ``threshold`` x the baseline window's value
+    (``relative``). ``channels`` lists ``{"type": "webhook", "url": ...}`` and
+    ``{"type": "log"}``.
+    """
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(32))
+    threshold: Mapped[float]
+    relative: Mapped[bool] = mapped_column(default=False)
+    window_hours: Mapped[int] = mapped_column(default=24)
+    baseline_days: Mapped[int] = mapped_column(default=7)
+    channels: Mapped[list[Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertEvent(Base):
+    """One firing of an alert rule: the values compared and each notification's outcome."""
+
+    __tablename__ = "alert_events"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    rule_id: Mapped[str] = mapped_column(
+        ForeignKey("alert_rules.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str] = mapped_column(String(32), index=True)
+    metric: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float]
+    baseline: Mapped[float | None]
+    limit_value: Mapped[float]
+    message: Mapped[str] = mapped_column(String(1000))
+    deliveries: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

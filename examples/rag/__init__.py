@@ -1,0 +1,1 @@
+"""A small deterministic RAG app used to demonstrate the Haloscope eval gate."""

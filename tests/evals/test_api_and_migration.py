@@ -1,0 +1,89 @@
+"""Eval/dataset API routes on the live API (project isolation, recording from the CLI) and
+the 0002 Alembic migration on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from haloscope.platform.cli.main import main
+from haloscope.platform.db.engine import make_engine, upgrade_database
+from sqlalchemy import inspect, text
+
+from tests.support.api_fixtures import LiveApi
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "examples" / "rag" / "eval.yaml"
+DATASET = REPO / "examples" / "rag" / "dataset.jsonl"
+
+
+def test_migration_0002_creates_dataset_and_run_tables(metadata_db_url: str) -> None:
+    upgrade_database(metadata_db_url)
+    engine = make_engine(metadata_db_url)
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        versions = {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+        uniques = inspect(conn).get_unique_constraints("dataset_versions")
+    engine.dispose()
+    assert {"datasets", "dataset_versions", "eval_runs"} <= tables
+    assert versions and versions != {"0001"}
+    assert any(set(u["column_names"]) == {"dataset_id", "version"} for u in uniques)
+
+
+def test_dataset_versions_are_project_scoped_and_immutable(live_api: LiveApi) -> None:
+    a, b = live_api.new_project(), live_api.new_project()
+    url = f"{live_api.base_url}/api/v1/datasets/faq/versions"
+    first = httpx.post(url, json={"items": [{"input": "q1"}]}, auth=a.basic_auth)
+    second = httpx.post(url, json={"items": [{"input": "q2"}]}, auth=a.basic_auth)
+    other = httpx.post(url, json={"items": [{"input": "zz"}]}, auth=b.basic_auth)
+    assert [r.status_code for r in (first, second, other)] == [201, 201, 201]
+    assert (first.json()["version"], second.json()["version"], other.json()["version"]) == (1, 2, 1)
+    v1 = httpx.get(f"{url}/1", auth=a.basic_auth).json()
+    assert [i["input"] for i in v1["items"]] == ["q1"]
+    assert httpx.get(f"{url}/latest", auth=b.basic_auth).json()["items"][0]["input"] == "zz"
+    bad = httpx.post(url, json={"items": [{"expected_output": "x"}]}, auth=a.basic_auth)
+    assert bad.status_code == 400 and "has no 'input'" in bad.json()["error"]
+    assert httpx.get(f"{url}/9", auth=a.basic_auth).status_code == 404
+
+
+def test_cli_records_run_and_verdict_in_its_project_only(
+    live_api: LiveApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, other = live_api.new_project(), live_api.new_project()
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("HALOSCOPE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("HALOSCOPE_CONFIG", "")
+    monkeypatch.setenv("HALOSCOPE_HOST", live_api.base_url)
+    monkeypatch.setenv("HALOSCOPE_PUBLIC_KEY", mine.public_key)
+    monkeypatch.setenv("HALOSCOPE_SECRET_KEY", mine.secret_key)
+    run = ["eval", "run", "--config", str(CONFIG), "--dataset-file", str(DATASET), "--no-progress"]
+    assert main([*run, "--target", "examples.rag.app:answer", "--run-id", "api-base"]) == 0
+    assert (
+        main([*run, "--target", "examples.rag.app:answer_truncated_index", "--run-id", "api-pr"])
+        == 0
+    )
+    gate = ["eval", "gate", "--config", str(CONFIG), "--run", "api-pr", "--baseline", "api-base"]
+    assert main(gate) == 1
+
+    recorded = httpx.get(f"{live_api.base_url}/api/v1/eval-runs/api-pr", auth=mine.basic_auth)
+    assert recorded.status_code == 200
+    body = recorded.json()
+    assert body["verdict"] == "fail" and body["item_count"] == 40
+    assert body["summary"]["correct"]["value"] == pytest.approx(23 / 40)
+    assert body["gate"]["baseline_run_id"] == "api-base"
+    listed = httpx.get(f"{live_api.base_url}/api/v1/eval-runs", auth=mine.basic_auth).json()
+    assert {r["run_id"] for r in listed["data"]} == {"api-base", "api-pr"}
+    hidden = httpx.get(f"{live_api.base_url}/api/v1/eval-runs/api-pr", auth=other.basic_auth)
+    assert hidden.status_code == 404
+    assert httpx.get(f"{live_api.base_url}/api/v1/eval-runs", auth=other.basic_auth).json() == {
+        "data": []
+    }
+    duplicate = httpx.post(
+        f"{live_api.base_url}/api/v1/eval-runs",
+        json={"run_id": "api-pr", "summary": {}},
+        auth=mine.basic_auth,
+    )
+    assert duplicate.status_code == 409
+    assert json.loads((tmp_path / "eval-runs" / "runs" / "api-pr.json").read_text())["items"]
