@@ -162,3 +162,40 @@ def test_command_and_precomputed_targets(data_dir: Path) -> None:
     assert run["summary"]["correct"]["value"] == 1.0
     assert pre["items"][-1]["error"].startswith("no precomputed output")
     assert pre["summary"]["correct"]["value"] == pytest.approx(39 / 40)
+
+
+def test_baseline_by_git_ref_uses_the_run_recorded_for_that_commit(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(checkout), "-c", "user.email=ci@example.com", "-c", "user.name=ci",
+             *args],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "base")
+    monkeypatch.chdir(checkout)
+    monkeypatch.delenv("GITHUB_HEAD_REF", raising=False)
+    assert _run("on-main", "examples.rag.app:answer") == 0
+    git("checkout", "-q", "-b", "feature")
+    git("commit", "-q", "--allow-empty", "-m", "change")
+    assert _run("on-feature", "examples.rag.app:answer_truncated_index") == 0
+
+    out = data_dir / "ref.json"
+    gate = ["eval", "gate", "--config", str(CONFIG), "--run", "on-feature", "--json", str(out)]
+    assert main([*gate, "--baseline-ref", "main"]) == 1
+    report = json.loads(out.read_text())
+    assert (report["run_id"], report["baseline_run_id"]) == ("on-feature", "on-main")
+
+    capsys.readouterr()
+    assert main([*gate, "--baseline-ref", "no-such-branch"]) == 2
+    assert "does not resolve to a commit" in capsys.readouterr().err
