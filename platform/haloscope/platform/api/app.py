@@ -6,7 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from haloscope.platform.api import eval_routes, health_routes, ingest_routes, query_routes
+from haloscope.platform.api import (
+    eval_routes,
+    health_routes,
+    ingest_routes,
+    job_routes,
+    query_routes,
+)
 from haloscope.platform.api.context import ApiContext
 from haloscope.platform.api.errors import install_error_handlers
 from haloscope.platform.api.responses import OrjsonResponse
@@ -60,4 +66,5 @@ def create_app(
     app.include_router(ingest_routes.router)
     app.include_router(query_routes.router)
     app.include_router(eval_routes.router)
+    app.include_router(job_routes.router)
     return app

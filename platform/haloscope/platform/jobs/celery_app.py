@@ -87,6 +87,11 @@ def create_celery_app(settings: Settings, options: JobOptions | None = None) -> 
         timezone="UTC",
         beat_schedule={
             "daily-sampling": {"task": "haloscope.sample_all_rules", "schedule": daily},
+            "daily-drift": {
+                "task": "haloscope.drift_all_projects",
+                "schedule": crontab(minute=30, hour=options.daily_hour_utc),
+            },
+            "hourly-alerts": {"task": "haloscope.evaluate_alerts", "schedule": crontab(minute=15)},
         },
     )
     from haloscope.platform.jobs import tasks

@@ -1,4 +1,5 @@
-"""Sampling rules: validation of their fields and create/list/get/delete in the metadata DB."""
+"""Sampling rules: validation of their fields and create/list/get/update/delete in the metadata
+DB."""
 
 from __future__ import annotations
 
@@ -130,6 +131,27 @@ def create_rule(session: Session, project_id: str, spec: RuleSpec) -> SamplingRu
         batch_size=spec.batch_size,
     )
     session.add(rule)
+    session.flush()
+    return rule
+
+
+def update_rule(session: Session, rule: SamplingRule, changes: Mapping[str, Any]) -> SamplingRule:
+    """Apply ``changes`` (fields of :class:`RuleSpec`) to ``rule`` after validating the result
+    as a whole; switching between ``sample_rate`` and ``per_day`` sets the other to None."""
+    unknown = sorted(set(changes) - set(RuleSpec.__dataclass_fields__))
+    if unknown:
+        raise RuleError(f"unknown field(s) {unknown}")
+    current = {key: getattr(rule, key) for key in RuleSpec.__dataclass_fields__}
+    spec = RuleSpec(**{**current, **changes})
+    _check_spec(spec)
+    if spec.name != rule.name and find_rule(session, rule.project_id, spec.name) is not None:
+        raise RuleError(f"sampling rule {spec.name!r} already exists in this project")
+    rule.name, rule.enabled = spec.name, spec.enabled
+    rule.filters = normalize_filters(spec.filters)
+    rule.evaluators = normalize_evaluators(list(spec.evaluators))
+    rule.sample_rate, rule.per_day = spec.sample_rate, spec.per_day
+    rule.max_items_per_run, rule.window_hours = spec.max_items_per_run, spec.window_hours
+    rule.seed, rule.batch_size = spec.seed, spec.batch_size
     session.flush()
     return rule
 

@@ -4,11 +4,22 @@ a store or the broker is briefly unavailable."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Celery, Task
-from haloscope.platform.db.models import SamplingRule
+from haloscope.platform.db.models import (
+    AlertRule,
+    DriftReportRecord,
+    Project,
+    SamplingBatch,
+    SamplingRule,
+    SamplingRun,
+    utcnow,
+)
 from haloscope.platform.jobs import sampling
+from haloscope.platform.jobs.alerts import evaluate_alerts
+from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
 from haloscope.platform.jobs.runtime import get_runtime
 from haloscope.platform.store.base import StoreError
 from sqlalchemy import select
@@ -79,6 +90,7 @@ def register(app: Celery) -> None:
             return {}
         except RETRYABLE as exc:
             _retry(self, exc)
+        _alert_when_run_completed(self.app, batch_id)
         return {"scored": outcome.scored, "skipped": outcome.skipped, "failed": outcome.failed}
 
     @app.task(name="haloscope.sample_all_rules", **common)
@@ -90,3 +102,99 @@ def register(app: Celery) -> None:
         for rule in rules:
             start_sampling_run(self.app, runtime.sessionmaker, rule, "schedule")
         return len(rules)
+
+    @app.task(name="haloscope.drift_all_projects", **common)
+    def drift_all_projects(self: Task, window_hours: int = 24) -> int:
+        """The daily drift run: one drift report task per project, over the same windows."""
+        end = utcnow().replace(minute=0, second=0, microsecond=0).isoformat()
+        with get_runtime().sessionmaker() as session:
+            project_ids = list(session.scalars(select(Project.id)))
+        for project_id in project_ids:
+            self.app.send_task(
+                "haloscope.drift_report",
+                args=[project_id],
+                kwargs={"end": end, "window_hours": window_hours},
+            )
+        return len(project_ids)
+
+    @app.task(name="haloscope.drift_report", **common)
+    def drift_report(
+        self: Task,
+        project_id: str,
+        end: str,
+        window_hours: int = 24,
+        baseline: tuple[str, str] | None = None,
+    ) -> str:
+        """Store the project's drift report of the ``window_hours`` before ``end`` (ISO)
+        against the previous window or the pinned ``baseline`` (ISO start, end); a
+        redelivered task returns the report already stored for these windows."""
+        windows = drift_windows(datetime.fromisoformat(end), window_hours, baseline)
+        runtime = get_runtime()
+        try:
+            with runtime.sessionmaker() as session:
+                existing = find_drift_report(session, project_id, windows)
+                if existing is not None:
+                    return existing
+                record = run_drift_job(session, runtime.store, project_id, windows)
+                session.commit()
+                report_id = record.id
+        except RETRYABLE as exc:
+            _retry(self, exc)
+        self.app.send_task("haloscope.evaluate_alerts", args=[project_id, ["drift"]])
+        return report_id
+
+    @app.task(name="haloscope.evaluate_alerts", **common)
+    def evaluate_alerts_task(
+        self: Task, project_id: str | None = None, metrics: list[str] | None = None
+    ) -> int:
+        """Evaluate alert rules (of one project, or of every project with enabled rules)."""
+        runtime = get_runtime()
+        try:
+            with runtime.sessionmaker() as session:
+                if project_id is None:
+                    query = select(AlertRule.project_id).where(AlertRule.enabled).distinct()
+                    project_ids = list(session.scalars(query))
+                else:
+                    project_ids = [project_id]
+                fired = 0
+                for pid in project_ids:
+                    chosen = tuple(metrics) if metrics else None
+                    fired += len(evaluate_alerts(session, runtime.store, pid, metrics=chosen))
+                    session.commit()
+        except RETRYABLE as exc:
+            _retry(self, exc)
+        return fired
+
+
+def drift_windows(
+    end: datetime, window_hours: int, baseline: tuple[str, str] | None
+) -> DriftWindows:
+    """The previous-window comparison, or the current window against a pinned baseline."""
+    if baseline is None:
+        return DriftWindows.previous(end, window_hours)
+    start, stop = (datetime.fromisoformat(value) for value in baseline)
+    return DriftWindows(end - timedelta(hours=window_hours), end, start, stop)
+
+
+def find_drift_report(session: Session, project_id: str, windows: DriftWindows) -> str | None:
+    """The id of the project's report already stored for exactly these windows, or None."""
+    query = select(DriftReportRecord.id).where(
+        DriftReportRecord.project_id == project_id,
+        DriftReportRecord.current_start == windows.current_start,
+        DriftReportRecord.current_end == windows.current_end,
+        DriftReportRecord.baseline_start == windows.baseline_start,
+        DriftReportRecord.baseline_end == windows.baseline_end,
+    )
+    return session.scalars(query).first()
+
+
+def _alert_when_run_completed(app: Celery, batch_id: str) -> None:
+    """After the batch that completed its run, evaluate the project's hallucination alerts."""
+    with get_runtime().sessionmaker() as session:
+        run = session.scalars(
+            select(SamplingRun).join(SamplingBatch).where(SamplingBatch.id == batch_id)
+        ).first()
+        if run is None or run.status != "completed":
+            return
+        project_id = run.project_id
+    app.send_task("haloscope.evaluate_alerts", args=[project_id, ["hallucination_rate"]])
