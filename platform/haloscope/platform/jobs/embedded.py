@@ -46,7 +46,8 @@ class EmbeddedJobs:
             without_gossip=True,
         )
         self.beat = (
-            Service(app=app, schedule_filename=str(beat_schedule_file))
+            # Wake at least every second so stop() takes effect promptly.
+            Service(app=app, schedule_filename=str(beat_schedule_file), max_interval=1.0)
             if beat_schedule_file is not None
             else None
         )
@@ -65,13 +66,19 @@ class EmbeddedJobs:
             self._threads.append(thread)
         log.info("embedded Celery worker%s started", " and beat" if self.beat else "")
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """Stop beat, then the worker (running tasks finish first), and join the threads."""
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop beat, then the worker, waiting up to ``timeout_s`` for each thread.
+
+        A task still running after that is abandoned with the (daemon) thread: tasks are
+        idempotent and unfinished sampling runs are resumed by the next start.
+        """
         if self.beat is not None:
             self.beat.stop()
         self.worker.stop(in_sighandler=False)
         for thread in self._threads:
             thread.join(timeout_s)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0f s; abandoning it", thread.name, timeout_s)
         self._threads.clear()
 
 
