@@ -1,19 +1,25 @@
 """SDK batch format (docs/wire-format.md) to span rows.
 
-Hand-written validation over ``orjson``-decoded dicts: one pass per span, exact type checks,
-no per-span model objects. An invalid span is rejected with a reason; the others are kept.
+Spans are decoded by ``msgspec`` into typed structs (``sdk_wire``, the fast path); any span it
+does not accept goes through the reference converter here: hand-written validation over
+``orjson``-decoded dicts, one pass per span, exact type checks. An invalid span is rejected with
+the reference converter's reason; the others are kept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import orjson
+from haloscope.platform.ingest import sdk_wire
 from haloscope.platform.ingest.errors import PayloadError, SpanRejected
 from haloscope.platform.ingest.results import ConvertedBatch, Rejection
 from haloscope.platform.ingest.span_fields import (
+    SPAN_STATUSES,
     ZERO_SPAN_ID,
     ZERO_TRACE_ID,
+    check_documents,
     check_text,
     check_times,
     cost_usd,
@@ -27,7 +33,6 @@ from haloscope.platform.ingest.span_fields import (
 )
 from haloscope.platform.store.base import SPAN_KINDS
 
-_STATUSES = frozenset({"ok", "error"})
 # Optional plain-string fields, stored as "" when absent.
 _TEXT_FIELDS = ("status_message", "model", "provider", "session_id", "user_id", "release")
 
@@ -35,7 +40,53 @@ _TEXT_FIELDS = ("status_message", "model", "provider", "session_id", "user_id", 
 def parse_sdk_batch(
     body: bytes, project_id: str, *, max_spans: int, max_field_bytes: int
 ) -> ConvertedBatch:
-    """Decode an SDK batch body and convert its spans; ``PayloadError`` for a bad envelope."""
+    """Decode an SDK batch body and convert its spans; ``PayloadError`` for a bad envelope.
+
+    The ``msgspec`` fast path (``sdk_wire``) converts the spans it accepts; every span it does
+    not accept, and any body it cannot decode, goes through the reference converter below, so
+    rows and rejection reasons are those of :func:`convert_sdk_span` whichever path ran.
+    """
+    try:
+        wire_spans = sdk_wire.decode_batch(body).spans
+    except msgspec.MsgspecError:
+        pass  # some span is not well-typed: convert span by span below
+    else:
+        _check_count(len(wire_spans), max_spans)
+        try:
+            rows = [sdk_wire.wire_span_row(s, project_id, max_field_bytes) for s in wire_spans]
+        except Exception:
+            pass  # some span fails a further check: convert span by span below
+        else:
+            return ConvertedBatch(rows=rows)
+    try:
+        raw_spans = sdk_wire.decode_raw_batch(body).spans
+    except msgspec.MsgspecError:
+        return parse_sdk_batch_reference(
+            body, project_id, max_spans=max_spans, max_field_bytes=max_field_bytes
+        )
+    _check_count(len(raw_spans), max_spans)
+    batch = ConvertedBatch()
+    for index, raw in enumerate(raw_spans):
+        try:
+            wire_span = sdk_wire.decode_span(raw)
+            batch.rows.append(sdk_wire.wire_span_row(wire_span, project_id, max_field_bytes))
+        except Exception:
+            # Whatever the failure, the reference converter decides and words the reason.
+            try:
+                span = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                return parse_sdk_batch_reference(
+                    body, project_id, max_spans=max_spans, max_field_bytes=max_field_bytes
+                )
+            _convert_into(batch, index, span, project_id, max_field_bytes)
+    return batch
+
+
+def parse_sdk_batch_reference(
+    body: bytes, project_id: str, *, max_spans: int, max_field_bytes: int
+) -> ConvertedBatch:
+    """:func:`parse_sdk_batch` over ``orjson``-decoded dicts and the hand-written checks only:
+    the reference the fast path defers to and is tested against."""
     try:
         envelope = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -45,19 +96,26 @@ def parse_sdk_batch(
     spans = envelope.get("spans")
     if type(spans) is not list:
         raise PayloadError(400, "request body has no 'spans' array")
-    if len(spans) > max_spans:
-        raise PayloadError(413, f"{len(spans)} spans in one request; the limit is {max_spans}")
+    _check_count(len(spans), max_spans)
     batch = ConvertedBatch()
-    rows = batch.rows
     for index, span in enumerate(spans):
-        try:
-            rows.append(convert_sdk_span(span, project_id, max_field_bytes))
-        except SpanRejected as exc:
-            span_id = span.get("span_id") if type(span) is dict else None
-            batch.rejected.append(
-                Rejection(index, span_id if type(span_id) is str else "", str(exc))
-            )
+        _convert_into(batch, index, span, project_id, max_field_bytes)
     return batch
+
+
+def _check_count(n_spans: int, max_spans: int) -> None:
+    if n_spans > max_spans:
+        raise PayloadError(413, f"{n_spans} spans in one request; the limit is {max_spans}")
+
+
+def _convert_into(
+    batch: ConvertedBatch, index: int, span: Any, project_id: str, max_field_bytes: int
+) -> None:
+    try:
+        batch.rows.append(convert_sdk_span(span, project_id, max_field_bytes))
+    except SpanRejected as exc:
+        span_id = span.get("span_id") if type(span) is dict else None
+        batch.rejected.append(Rejection(index, span_id if type(span_id) is str else "", str(exc)))
 
 
 def convert_sdk_span(span: Any, project_id: str, max_field_bytes: int) -> dict[str, Any]:
@@ -85,7 +143,7 @@ def convert_sdk_span(span: Any, project_id: str, max_field_bytes: int) -> dict[s
     if type(kind) is not str or kind not in SPAN_KINDS:
         raise SpanRejected(f"kind must be one of {sorted(SPAN_KINDS)}")
     status = get("status") or "ok"
-    if type(status) is not str or status not in _STATUSES:
+    if type(status) is not str or status not in SPAN_STATUSES:
         raise SpanRejected("status must be 'ok' or 'error'")
 
     mx = max_field_bytes
@@ -137,7 +195,7 @@ def convert_sdk_span(span: Any, project_id: str, max_field_bytes: int) -> dict[s
     if documents is None:
         row["documents"] = ""
     else:
-        _check_documents(documents)
+        check_documents(documents)
         row["documents"] = json_text("documents", documents, mx)
 
     tool = get("tool")
@@ -154,17 +212,3 @@ def convert_sdk_span(span: Any, project_id: str, max_field_bytes: int) -> dict[s
     metadata = get("metadata")
     row["metadata"] = {} if metadata is None else metadata_map("metadata", metadata, mx)
     return row
-
-
-def _check_documents(documents: Any) -> None:
-    if type(documents) is not list:
-        raise SpanRejected("documents must be an array of {id, score, content} objects")
-    for doc in documents:
-        if type(doc) is not dict:
-            raise SpanRejected("documents must be an array of {id, score, content} objects")
-        score = doc.get("score")
-        if score is not None and type(score) not in (int, float):
-            raise SpanRejected("documents[].score must be a number")
-        content = doc.get("content")
-        if content is not None and type(content) is not str:
-            raise SpanRejected("documents[].content must be a string")

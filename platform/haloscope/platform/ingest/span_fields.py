@@ -21,6 +21,7 @@ is_hex_trace_id = re.compile(r"[0-9a-fA-F]{32}").fullmatch
 is_hex_span_id = re.compile(r"[0-9a-fA-F]{16}").fullmatch
 ZERO_TRACE_ID = "0" * 32
 ZERO_SPAN_ID = "0" * 16
+SPAN_STATUSES = frozenset({"ok", "error"})
 
 
 def check_text(field: str, value: str, max_bytes: int) -> str:
@@ -121,3 +122,19 @@ def check_times(start: Any, end: Any) -> None:
         raise SpanRejected("end_time must be integer microseconds since the Unix epoch")
     if end < start:
         raise SpanRejected("end_time is before start_time")
+
+
+def check_documents(documents: Any) -> None:
+    """Retrieved documents: an array of objects whose ``score`` is a number and ``content`` a
+    string when present."""
+    if type(documents) is not list:
+        raise SpanRejected("documents must be an array of {id, score, content} objects")
+    for doc in documents:
+        if type(doc) is not dict:
+            raise SpanRejected("documents must be an array of {id, score, content} objects")
+        score = doc.get("score")
+        if score is not None and type(score) not in (int, float):
+            raise SpanRejected("documents[].score must be a number")
+        content = doc.get("content")
+        if content is not None and type(content) is not str:
+            raise SpanRejected("documents[].content must be a string")
