@@ -87,3 +87,34 @@ def test_cli_records_run_and_verdict_in_its_project_only(
     )
     assert duplicate.status_code == 409
     assert json.loads((tmp_path / "eval-runs" / "runs" / "api-pr.json").read_text())["items"]
+
+
+def test_dataset_version_from_ingested_traces_stays_in_its_project(live_api: LiveApi) -> None:
+    owner, stranger = live_api.new_project(), live_api.new_project()
+    trace_id, root_id, search_id = "ab" * 16, "01" * 8, "02" * 8
+    spans = [
+        {"trace_id": trace_id, "span_id": root_id, "name": "rag", "kind": "chain",
+         "start_time": 1_700_000_000_000_000, "end_time": 1_700_000_000_900_000,
+         "input": {"question": "How long do refunds take?"}, "output": "Five business days."},
+        {"trace_id": trace_id, "span_id": search_id, "parent_span_id": root_id,
+         "name": "search", "kind": "retrieval",
+         "start_time": 1_700_000_000_100_000, "end_time": 1_700_000_000_200_000,
+         "documents": [{"id": "kb-1", "score": 0.9, "content": "Refunds take 5 business days."}]},
+    ]  # fmt: skip
+    ingest = f"{live_api.base_url}/api/v1/ingest"
+    assert httpx.post(ingest, json={"spans": spans}, auth=owner.basic_auth).status_code == 200
+    live_api.flush()
+
+    url = f"{live_api.base_url}/api/v1/datasets/prod-refunds/versions/from-traces"
+    created = httpx.post(url, json={"trace_ids": [trace_id.upper()]}, auth=owner.basic_auth)
+    assert created.status_code == 201, created.text
+    version = httpx.get(
+        f"{live_api.base_url}/api/v1/datasets/prod-refunds/versions/latest", auth=owner.basic_auth
+    ).json()
+    (item,) = version["items"]
+    assert item["input"] == "How long do refunds take?"
+    assert item["expected_output"] == "Five business days."
+    assert item["context"] == ["Refunds take 5 business days."]
+
+    foreign = httpx.post(url, json={"trace_ids": [trace_id]}, auth=stranger.basic_auth)
+    assert foreign.status_code == 404 and trace_id in foreign.json()["error"]
