@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from haloscope.platform.db.models import AlertEvent, AlertRule
+from haloscope.platform.db.project_rows import find_named, list_named
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -126,17 +127,12 @@ def update_alert_rule(session: Session, rule: AlertRule, changes: Mapping[str, A
 
 def list_alert_rules(session: Session, project_id: str) -> list[AlertRule]:
     """The project's alert rules by name."""
-    query = select(AlertRule).where(AlertRule.project_id == project_id)
-    return list(session.scalars(query.order_by(AlertRule.name)))
+    return list_named(session, AlertRule, project_id)
 
 
 def find_alert_rule(session: Session, project_id: str, id_or_name: str) -> AlertRule | None:
     """The project's alert rule with this id or name, or None."""
-    query = select(AlertRule).where(
-        AlertRule.project_id == project_id,
-        (AlertRule.id == id_or_name) | (AlertRule.name == id_or_name),
-    )
-    return session.scalars(query).first()
+    return find_named(session, AlertRule, project_id, id_or_name)
 
 
 def list_alert_events(

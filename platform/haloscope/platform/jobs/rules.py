@@ -9,8 +9,8 @@ from typing import Any
 
 from haloscope.evaluators import ConfigError, UnknownEvaluatorError, create_evaluator
 from haloscope.platform.db.models import SamplingRule
+from haloscope.platform.db.project_rows import find_named, list_named
 from haloscope.platform.store.base import SPAN_KINDS
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 FILTER_KEYS = ("kinds", "names", "models", "tags", "release", "metadata")
@@ -158,17 +158,12 @@ def update_rule(session: Session, rule: SamplingRule, changes: Mapping[str, Any]
 
 def list_rules(session: Session, project_id: str) -> list[SamplingRule]:
     """The project's rules by name."""
-    query = select(SamplingRule).where(SamplingRule.project_id == project_id)
-    return list(session.scalars(query.order_by(SamplingRule.name)))
+    return list_named(session, SamplingRule, project_id)
 
 
 def find_rule(session: Session, project_id: str, id_or_name: str) -> SamplingRule | None:
     """The project's rule with this id or name, or None."""
-    query = select(SamplingRule).where(
-        SamplingRule.project_id == project_id,
-        (SamplingRule.id == id_or_name) | (SamplingRule.name == id_or_name),
-    )
-    return session.scalars(query).first()
+    return find_named(session, SamplingRule, project_id, id_or_name)
 
 
 def delete_rule(session: Session, project_id: str, id_or_name: str) -> bool:
