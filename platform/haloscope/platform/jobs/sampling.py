@@ -24,7 +24,7 @@ from haloscope.platform.jobs.selection import (
     SpanKey,
     draw_sample,
     read_spans_with_context,
-    scored_span_ids,
+    scored_spans,
 )
 from haloscope.platform.jobs.span_inputs import eval_input
 from sqlalchemy import select, update
@@ -179,8 +179,10 @@ def judge_batch(runtime: JobRuntime, batch_id: str) -> BatchOutcome:
         keys = [SpanKey(t, s, int(u)) for t, s, u in batch.span_keys]
 
     started = time.perf_counter()
-    done = scored_span_ids(runtime.store, run.project_id, keys, spec["name"], spec["version"])
+    done = scored_spans(runtime.store, run.project_id, keys, spec["name"], spec["version"])
     todo = [k for k in keys if k.span_id not in done]
+    # Scores this run wrote in an attempt that died before recording the batch count as scored.
+    resumed = sum(1 for run_id in done.values() if run_id == run.id)
     spans, documents = read_spans_with_context(runtime.store, run.project_id, todo)
     present = [k for k in todo if k.span_id in spans]
     rows: list[dict[str, Any]] = []
@@ -195,7 +197,9 @@ def judge_batch(runtime: JobRuntime, batch_id: str) -> BatchOutcome:
         rows = _score_rows(run, present, evaluator.evaluate(items))
         runtime.store.insert_scores(rows)
     outcome = BatchOutcome(
-        scored=len(rows), skipped=len(keys) - len(todo), failed=len(todo) - len(rows)
+        scored=len(rows) + resumed,
+        skipped=len(keys) - len(todo) - resumed,
+        failed=len(todo) - len(rows),
     )
     _complete_batch(runtime, batch_id, run.id, outcome, time.perf_counter() - started)
     return outcome

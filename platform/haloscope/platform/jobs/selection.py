@@ -133,13 +133,14 @@ SPANS_FOR_JUDGING_SQL = """
 """
 
 SCORED_SPANS_SQL = """
-    SELECT DISTINCT span_id
+    SELECT span_id, any(sampling_run_id) AS sampling_run_id
     FROM scores
     WHERE project_id = {project_id:String}
       AND trace_id IN {trace_ids:Array(String)}
       AND span_id IN {span_ids:Array(String)}
       AND name = {name:String}
       AND evaluator_version = {version:String}
+    GROUP BY span_id
 """
 
 
@@ -164,10 +165,11 @@ def read_spans_with_context(
     return spans, documents
 
 
-def scored_span_ids(
+def scored_spans(
     store: TraceStore, project_id: str, keys: Sequence[SpanKey], name: str, version: str
-) -> set[str]:
-    """Which of ``keys`` already have a score from evaluator ``name`` at ``version``."""
+) -> dict[str, str]:
+    """Which of ``keys`` already have a score from evaluator ``name`` at ``version``: span id
+    to the sampling run that wrote it."""
     params = {
         "project_id": project_id,
         "trace_ids": sorted({k.trace_id for k in keys}),
@@ -175,4 +177,5 @@ def scored_span_ids(
         "name": name,
         "version": version,
     }
-    return {row["span_id"] for row in store.driver.query(SCORED_SPANS_SQL, params)}
+    rows = store.driver.query(SCORED_SPANS_SQL, params)
+    return {row["span_id"]: row["sampling_run_id"] for row in rows}
