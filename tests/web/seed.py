@@ -3,7 +3,6 @@ API (llm, retrieval and tool spans, one failing trace) and judge scores in the s
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from haloscope.platform.auth.users import add_member, create_user
 from haloscope.platform.store import TraceStore
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.api.spans import new_span_id, new_trace_id
+
 PASSWORD = "correct horse battery"
 JUDGE_REASON = "The answer claims a 60-day refund window; the context says 30 days."
 EVIDENCE = [
@@ -26,10 +27,6 @@ EVIDENCE = [
         "quote": "Refunds are paid to the original payment method.",
     },
 ]
-
-
-def _id(n_bytes: int) -> str:
-    return os.urandom(n_bytes).hex()
 
 
 @dataclass
@@ -68,7 +65,8 @@ def create_member(
 
 def rag_trace(t0: int, question: str, *, fail: bool = False, user: str = "user-1") -> list[dict]:
     """A support-bot request: chain root, retrieval, a tool call and an LLM answer."""
-    trace_id, root, retrieve, tool, llm = _id(16), _id(8), _id(8), _id(8), _id(8)
+    trace_id = new_trace_id()
+    root, retrieve, tool, llm = (new_span_id() for _ in range(4))
     common = {"trace_id": trace_id, "user_id": user, "session_id": f"sess-{user}"}
     answer = "Refunds are accepted within 60 days."
     llm_span: dict[str, Any] = {
