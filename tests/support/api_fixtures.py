@@ -121,7 +121,7 @@ def live_api(
     revoked key is refused at once."""
     url, sessions = api_metadata
     settings = chdb_settings.replace(
-        database_url=url, write_flush_interval_s=0.05, auth_cache_ttl_s=0.0
+        database_url=url, write_flush_interval_s=0.05, auth_cache_ttl_s=0.0, rate_limit_per_s=0
     )
     app = create_app(settings, store=chdb_store, sessionmaker=sessions)
     with serve_in_thread(app) as base_url:

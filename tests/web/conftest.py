@@ -45,7 +45,7 @@ def dashboard(
     """API + dashboard over the session chDB store, as ``haloscope serve`` composes them."""
     url, sessions = api_metadata
     settings = chdb_settings.replace(
-        database_url=url, write_flush_interval_s=0.05, auth_cache_ttl_s=0.0
+        database_url=url, write_flush_interval_s=0.05, auth_cache_ttl_s=0.0, rate_limit_per_s=0
     )
     app = create_app(settings, store=chdb_store, sessionmaker=sessions)
     mount_dashboard(app, settings=settings, store=chdb_store, sessionmaker=sessions)

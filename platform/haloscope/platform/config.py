@@ -45,8 +45,28 @@ class Settings:
     write_queue_max_rows: int = 500_000
     # API-key verification cache (seconds a verified key is trusted without a DB read).
     auth_cache_ttl_s: float = 30.0
+    # Per-API-key rate limit (token bucket): sustained requests/s and burst; 0 disables it.
+    rate_limit_per_s: float = 100.0
+    rate_limit_burst: int = 200
+    # ClickHouse cluster mode: a cluster name selects the ReplicatedMergeTree + Distributed
+    # DDL (ON CLUSTER); empty means a single node. Default retention in days (0 keeps forever).
+    clickhouse_cluster: str = ""
+    retention_days: int = 0
     # Celery broker; empty means the embedded SQLite broker under data_dir.
     broker_url: str = ""
+    # Judge engine for jobs: backend "torch" (embedded), "vllm" (GPU) or "openai" (an
+    # OpenAI-compatible endpoint at judge_base_url); model empty means the packaged SmolLM2
+    # (required for openai); device for the torch backend ("cpu", "cuda", "auto").
+    judge_backend: str = "torch"
+    judge_model: str = ""
+    judge_device: str = "cpu"
+    judge_base_url: str = ""
+    # Jobs: broker redelivery timeout, the daily sampling hour, the hard time limit of one
+    # judge batch (soft limit 90%), and worker concurrency.
+    jobs_visibility_timeout_s: int = 3600
+    jobs_daily_hour_utc: int = 2
+    jobs_judge_time_limit_s: int = 1800
+    jobs_worker_concurrency: int = 1
     log_level: str = "info"
 
     @property
@@ -111,5 +131,25 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     if settings.store not in {"chdb", "clickhouse"}:
         raise ConfigError(
             f"{ENV_PREFIX}STORE={settings.store!r}: use 'chdb' (embedded) or 'clickhouse' (server)"
+        )
+    if not 0 <= settings.retention_days <= 65535:
+        raise ConfigError(
+            f"{ENV_PREFIX}RETENTION_DAYS={settings.retention_days}: use 0 (keep forever) to 65535"
+        )
+    if settings.rate_limit_per_s < 0 or settings.rate_limit_burst < 0:
+        raise ConfigError(
+            f"{ENV_PREFIX}RATE_LIMIT_PER_S and {ENV_PREFIX}RATE_LIMIT_BURST must be >= 0 "
+            "(0 disables the per-key rate limit)"
+        )
+    if settings.judge_backend not in {"torch", "vllm", "openai"}:
+        raise ConfigError(
+            f"{ENV_PREFIX}JUDGE_BACKEND={settings.judge_backend!r}: use 'torch', 'vllm' or 'openai'"
+        )
+    if settings.judge_backend == "openai" and not (
+        settings.judge_model and settings.judge_base_url
+    ):
+        raise ConfigError(
+            f"{ENV_PREFIX}JUDGE_BACKEND=openai needs {ENV_PREFIX}JUDGE_MODEL (the served model "
+            f"name) and {ENV_PREFIX}JUDGE_BASE_URL (e.g. http://judge:8000/v1)"
         )
     return settings

@@ -7,15 +7,22 @@ from datetime import UTC, datetime
 
 from haloscope.platform.api.errors import ApiError
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The end of year 9999, the last instant an ISO 8601 timestamp can name, in epoch microseconds.
+MAX_TIMESTAMP_US = 253_402_300_800_000_000
+
 
 def parse_timestamp(name: str, value: str | None) -> int | None:
     """ISO 8601 (``2025-01-31T12:00:00Z``; naive means UTC) or integer epoch microseconds, as
-    epoch microseconds; 400 when it is neither."""
+    epoch microseconds; 400 when it is neither or lies after the year 9999."""
     if value is None or value == "":
         return None
     text = value.strip()
-    if text.isdigit():
-        return int(text)
+    if text.isascii() and text.isdigit():  # str.isdigit() also accepts "²", which int() refuses
+        micros = int(text)
+        if micros >= MAX_TIMESTAMP_US:
+            raise ApiError(400, f"{name}={value!r}: epoch microseconds must name a year up to 9999")
+        return micros
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -24,7 +31,7 @@ def parse_timestamp(name: str, value: str | None) -> int | None:
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -36,3 +43,12 @@ def choices(name: str, values: Iterable[str], allowed: Iterable[str]) -> tuple[s
     if unknown:
         raise ApiError(400, f"{name}: unknown value(s) {unknown}; allowed: {sorted(allowed)}")
     return out
+
+
+def one_choice(name: str, value: str | None, allowed: Iterable[str]) -> str | None:
+    """``value`` (surrounding blanks ignored), which must be one of ``allowed``; None when
+    blank."""
+    found = choices(name, [value or ""], allowed)
+    if len(found) > 1:
+        raise ApiError(400, f"{name}: give one value, not {value!r}")
+    return found[0] if found else None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from haloscope.platform.api.auth import authenticated_project
 from haloscope.platform.api.context import ApiContext, api_context
 from haloscope.platform.api.errors import ApiError
-from haloscope.platform.api.query_params import choices, parse_timestamp
+from haloscope.platform.api.query_params import choices, one_choice, parse_timestamp
 from haloscope.platform.api.trace_view import span_tree, span_view
 from haloscope.platform.store.base import SPAN_KINDS
 from haloscope.platform.store.filters import TRACE_STATUSES, TraceFilter
@@ -55,7 +55,7 @@ def list_traces(
             user_id=user_id or None,
             session_id=session_id or None,
             release=release or None,
-            status=choices("status", [status], TRACE_STATUSES)[0] if status else None,
+            status=one_choice("status", status, TRACE_STATUSES),
             search=q or None,
         )
         page = ctx.store.list_traces(project_id, filters, limit=limit, cursor=cursor, sort=sort)

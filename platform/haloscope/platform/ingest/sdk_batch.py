@@ -48,8 +48,8 @@ def parse_sdk_batch(
     """
     try:
         wire_spans = sdk_wire.decode_batch(body).spans
-    except msgspec.MsgspecError:
-        pass  # some span is not well-typed: convert span by span below
+    except (msgspec.MsgspecError, UnicodeDecodeError):
+        pass  # some span is not well-typed or not UTF-8: convert span by span below
     else:
         _check_count(len(wire_spans), max_spans)
         try:
@@ -60,7 +60,7 @@ def parse_sdk_batch(
             return ConvertedBatch(rows=rows)
     try:
         raw_spans = sdk_wire.decode_raw_batch(body).spans
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, UnicodeDecodeError):
         return parse_sdk_batch_reference(
             body, project_id, max_spans=max_spans, max_field_bytes=max_field_bytes
         )

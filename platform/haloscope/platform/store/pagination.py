@@ -35,7 +35,8 @@ SORTS: dict[str, SortOrder] = {
     "cost_desc": SortOrder("cost_exact", "Decimal128(12)", True, "cost_key"),
 }
 
-_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+# What Decimal128(12) holds: 26 integer digits and 12 fractional ones.
+_DECIMAL = re.compile(r"-?\d{1,26}(\.\d{1,12})?")
 
 
 def sort_order(name: str) -> SortOrder:
