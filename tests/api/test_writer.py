@@ -95,3 +95,32 @@ def test_payloads_merge_in_either_json_each_row_form() -> None:
     assert orjson.loads(join_json_each_row(arrays)) == [{"a": 1}, {"a": 2}, {"a": 3}]
     lines = [b'{"a":1}\n{"a":2}', b'{"a":3}\n']
     assert join_json_each_row(lines).split(b"\n") == [b'{"a":1}', b'{"a":2}', b'{"a":3}']
+
+
+def test_on_written_reports_a_failed_attempt_then_the_stored_rows(
+    chdb_store: TraceStore, project_id: str
+) -> None:
+    sink = OutageStore(chdb_store)
+    sink.down.set()
+    writer = SpanWriter(
+        sink, batch_rows=100, flush_interval_s=0.01, max_queued_rows=100, retry_initial_s=0.01
+    )
+    outcomes: list[bool] = []
+    told = threading.Event()
+
+    def on_written(ok: bool) -> None:
+        outcomes.append(ok)
+        told.set()
+
+    writer.start()
+    try:
+        assert writer.submit(*_encoded_trace(chdb_store, project_id), on_written)
+        assert told.wait(10)
+        assert outcomes == [False] and writer.store_failing
+        assert stored_span_count(chdb_store, project_id) == 0
+        sink.down.clear()
+        assert writer.flush(timeout=20)
+        assert outcomes == [False, True] and not writer.store_failing
+        assert stored_span_count(chdb_store, project_id) == 3
+    finally:
+        writer.stop()

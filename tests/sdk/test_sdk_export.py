@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
-import subprocess
-import sys
-import textwrap
 import time
 
 import haloscope.sdk as sdk
 from haloscope.sdk import observe, update_current_span
+
+from tests.sdk.exiting_app import run_app_that_exits_unflushed
 
 
 @observe
@@ -100,6 +100,17 @@ def test_429_honours_retry_after(client, ingest_server):
     assert len(ingest_server.spans) == 1
 
 
+def test_503_honours_retry_after_on_every_retry(client, ingest_server):
+    ingest_server.script(503, times=2, headers={"Retry-After": "1"})
+    traced(1)
+    assert client.flush(10) is True
+    times = [r["time"] for r in ingest_server.requests]
+    assert len(times) == 3
+    assert all(later - earlier >= 0.99 for earlier, later in itertools.pairwise(times))
+    assert [s["output"] for s in ingest_server.spans] == [1]
+    assert client.stats.retries == 2 and client.stats.sent == 1
+
+
 def test_client_errors_are_not_retried(client, ingest_server, caplog):
     ingest_server.script(400, times=5)
     traced(1)
@@ -151,31 +162,7 @@ def test_sampling_is_per_trace(make_client, ingest_server):
 
 
 def test_spans_are_flushed_at_interpreter_exit(ingest_server, tmp_path):
-    script = tmp_path / "app.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            from haloscope.sdk import init, observe
-
-            init(flush_interval=30)
-
-            @observe
-            def step(i):
-                return i
-
-            for i in range(20):
-                step(i)
-            """
-        )
+    run_app_that_exits_unflushed(
+        tmp_path, ingest_server.url, ingest_server.public_key, ingest_server.secret_key, 20
     )
-    env = {
-        "HALOSCOPE_HOST": ingest_server.url,
-        "HALOSCOPE_PUBLIC_KEY": ingest_server.public_key,
-        "HALOSCOPE_SECRET_KEY": ingest_server.secret_key,
-        "PATH": "/usr/bin:/bin",
-    }
-    done = subprocess.run(
-        [sys.executable, str(script)], env=env, timeout=30, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
     assert sorted(s["output"] for s in ingest_server.spans) == list(range(20))

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import uvicorn
@@ -111,18 +112,36 @@ def api_metadata(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, session
     return url, make_sessionmaker(make_engine(url))
 
 
+@contextmanager
+def running_api(
+    settings: Settings,
+    store: TraceStore,
+    metadata: tuple[str, sessionmaker[Session]],
+    **overrides: Any,
+) -> Iterator[LiveApi]:
+    """The real API on 127.0.0.1 over ``store`` and the ``metadata`` DB; key checks are not
+    cached, so a revoked key is refused at once. ``overrides`` change settings (e.g. limits)."""
+    url, sessions = metadata
+    settings = settings.replace(
+        **{
+            "database_url": url,
+            "write_flush_interval_s": 0.05,
+            "auth_cache_ttl_s": 0.0,
+            "rate_limit_per_s": 0,
+            **overrides,
+        }
+    )
+    app = create_app(settings, store=store, sessionmaker=sessions)
+    with serve_in_thread(app) as base_url:
+        yield LiveApi(base_url, app, store, sessions)
+
+
 @pytest.fixture(scope="session")
 def live_api(
     chdb_settings: Settings,
     chdb_store: TraceStore,
     api_metadata: tuple[str, sessionmaker[Session]],
 ) -> Iterator[LiveApi]:
-    """The real API on 127.0.0.1 over the session chDB store; key checks are not cached, so a
-    revoked key is refused at once."""
-    url, sessions = api_metadata
-    settings = chdb_settings.replace(
-        database_url=url, write_flush_interval_s=0.05, auth_cache_ttl_s=0.0, rate_limit_per_s=0
-    )
-    app = create_app(settings, store=chdb_store, sessionmaker=sessions)
-    with serve_in_thread(app) as base_url:
-        yield LiveApi(base_url, app, chdb_store, sessions)
+    """The real API over the session chDB store, without a rate limit."""
+    with running_api(chdb_settings, chdb_store, api_metadata) as api:
+        yield api

@@ -41,7 +41,7 @@ class Settings:
     max_spans_per_request: int = 10_000
     max_field_bytes: int = 1024 * 1024
     write_batch_rows: int = 20_000
-    write_flush_interval_s: float = 0.5
+    write_flush_interval_s: float = 0.1
     write_queue_max_rows: int = 500_000
     # API-key verification cache (seconds a verified key is trusted without a DB read).
     auth_cache_ttl_s: float = 30.0

@@ -27,6 +27,9 @@ from .wire import SpanEncoder
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
+# Up to this fraction is added to a server's Retry-After, so that clients refused together
+# (a rate limit, a restart) do not all come back in the same instant.
+RETRY_AFTER_JITTER = 0.1
 _BODY_HEAD = (
     '{"sdk":' + json.dumps({"name": "haloscope-python", "version": __version__}) + ',"spans":['
 )
@@ -192,10 +195,13 @@ class BatchExporter:
         log_once("delivery", "haloscope: could not deliver spans to the ingest API (%s)", problem)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> bool:
-        """Sleep before the next attempt; ``False`` when shutting down past the deadline."""
-        delay = retry_after
-        if delay is None:
+        """Sleep before the next attempt: the server's ``Retry-After`` (plus a little jitter) when
+        given, else full-jitter exponential backoff; ``False`` when shutting down past the
+        deadline."""
+        if retry_after is None:
             delay = random.uniform(0.0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt))
+        else:
+            delay = retry_after * (1.0 + random.uniform(0.0, RETRY_AFTER_JITTER))
         if self._give_up_at is not None and time.monotonic() + delay > self._give_up_at:
             return False
         return not self._stop.wait(delay)

@@ -15,6 +15,7 @@ from haloscope.platform.api import (
 )
 from haloscope.platform.api.context import ApiContext
 from haloscope.platform.api.errors import install_error_handlers
+from haloscope.platform.api.rate_limit import RateLimiter
 from haloscope.platform.api.responses import OrjsonResponse
 from haloscope.platform.auth.api_keys import ApiKeyVerifier
 from haloscope.platform.config import Settings
@@ -60,6 +61,7 @@ def create_app(
         verifier=ApiKeyVerifier(sessionmaker, settings.auth_cache_ttl_s),
     )
     app.state.metadata_sessions = sessionmaker
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     install_error_handlers(app)
 
     app.include_router(health_routes.router)

@@ -1,12 +1,18 @@
 """Ingest endpoints: the SDK batch format and OTLP/HTTP traces.
 
 Each request is read under the size cap, decoded, validated and encoded off the event loop,
-then handed whole to the span writer; when the writer's queue is full the request is refused
-with 503 and nothing of it is kept, so the client's retry neither loses nor duplicates spans.
+then handed whole to the span writer, and answered only once the writer has stored its spans:
+a 2xx means the spans are in the trace store, so a crash of the API process afterwards loses
+nothing acknowledged. When the writer's queue is full, or the store is already failing, the
+request is refused with 503 and nothing of it is kept. When the write of its spans fails, or
+the store does not confirm it within ``ACK_TIMEOUT_S``, the answer is 503 too: the rows stay
+queued and may still be written, and the client's retry is deduplicated by span id, so nothing
+is lost or counted twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated
 
@@ -31,7 +37,9 @@ router = APIRouter()
 
 Project = Annotated[str, Depends(authenticated_project)]
 Context = Annotated[ApiContext, Depends(api_context)]
-_RETRY_AFTER_S = "1"
+ACK_TIMEOUT_S = 5.0
+_QUEUE_RETRY_AFTER_S = "1"
+_STORE_RETRY_AFTER_S = "5"
 
 
 @router.post("/api/v1/ingest")
@@ -78,8 +86,10 @@ async def ingest_otlp_traces(request: Request, project_id: Project, ctx: Context
 async def _accept(
     request: Request, ctx: ApiContext, convert: Callable[[bytes], ConvertedBatch]
 ) -> ConvertedBatch:
-    """Read, decode and convert a request body, then queue its valid spans, whole or not at all."""
+    """Read, decode and convert a request body, then store its valid spans, whole or not at all."""
     writer = ctx.writer
+    if writer.store_failing:
+        raise _store_unavailable("the trace store is failing; retry later")
     if not writer.has_room():
         raise _queue_full()
     max_bytes = ctx.settings.max_request_bytes
@@ -91,9 +101,32 @@ async def _accept(
         return batch, ctx.store.encode_spans(batch.rows) if batch.rows else b""
 
     batch, payload = await run_in_threadpool(decode_convert_encode)
-    if not writer.submit(payload, len(batch.rows)):
+    if not batch.rows:
+        return batch
+    loop = asyncio.get_running_loop()
+    written: asyncio.Future[bool] = loop.create_future()
+
+    def on_written(ok: bool) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_resolve, written, ok)
+
+    if not writer.submit(payload, len(batch.rows), on_written):
         raise _queue_full()
+    try:
+        ok = await asyncio.wait_for(asyncio.shield(written), ACK_TIMEOUT_S)
+    except TimeoutError:
+        ok = False
+    if not ok:
+        raise _store_unavailable(
+            "the trace store did not confirm the write; the spans may still be stored: "
+            "retry (retried spans are deduplicated)"
+        )
     return batch
+
+
+def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
+    if not future.done():
+        future.set_result(ok)
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
@@ -113,5 +146,9 @@ def _queue_full() -> ApiError:
     return ApiError(
         503,
         "ingest queue is full (the trace store is behind or unavailable); retry later",
-        {"Retry-After": _RETRY_AFTER_S},
+        {"Retry-After": _QUEUE_RETRY_AFTER_S},
     )
+
+
+def _store_unavailable(reason: str) -> ApiError:
+    return ApiError(503, reason, {"Retry-After": _STORE_RETRY_AFTER_S})

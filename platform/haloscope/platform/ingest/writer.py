@@ -2,10 +2,13 @@
 store in large batches by one background thread.
 
 A batch is written when ``batch_rows`` rows are queued, when the oldest queued row has waited
-``flush_interval_s``, on ``flush()`` and on ``stop()``. The queue is bounded by
+``flush_interval_s``, on ``flush()`` and on ``stop()``. Concurrent requests queued within that
+window share one insert (group commit); each chunk's ``on_written`` callback is told when its
+rows are in the store (and, earlier, when a first attempt to write them failed), which is what
+lets the API acknowledge a request only after its spans are written. The queue is bounded by
 ``max_queued_rows`` (rows waiting plus rows being written): ``submit`` refuses a request that
-does not fit, whole, so the API can answer 503 without accepting part of it. A failed write is
-retried with exponential backoff; its rows stay queued and count against the bound meanwhile.
+does not fit, whole, so the API can answer 503 without accepting part of it. A failed write is retried with exponential backoff; its rows stay queued
+and count against the bound meanwhile, and ``store_failing`` reports the outage.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +56,13 @@ class WriterStats:
     max_queued_rows: int
 
 
+class _Chunk(NamedTuple):
+    payload: bytes
+    n_rows: int
+    queued_at: float
+    on_written: Callable[[bool], None] | None
+
+
 class SpanWriter:
     """Batches encoded span rows in memory and writes them to the store from one thread."""
 
@@ -63,7 +74,7 @@ class SpanWriter:
         flush_interval_s: float,
         max_queued_rows: int,
         retry_initial_s: float = 0.1,
-        retry_max_s: float = 5.0,
+        retry_max_s: float = 2.0,
     ) -> None:
         self._sink = sink
         self._batch_rows = max(1, batch_rows)
@@ -72,12 +83,13 @@ class SpanWriter:
         self._retry_initial = retry_initial_s
         self._retry_max = retry_max_s
         self._cond = threading.Condition()
-        self._chunks: deque[tuple[bytes, int, float]] = deque()
+        self._chunks: deque[_Chunk] = deque()
         self._waiting_rows = 0  # rows in _chunks
         self._queued_rows = 0  # rows in _chunks plus the batch being written
         self._accepted = 0
         self._flushed = 0
         self._failed = 0
+        self._failing = False
         self._flush_target = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -93,14 +105,26 @@ class SpanWriter:
         with self._cond:
             return self._fits(n_rows)
 
-    def submit(self, payload: bytes, n_rows: int) -> bool:
-        """Queue encoded rows; ``False`` (nothing queued) when they do not fit or when stopping."""
+    @property
+    def store_failing(self) -> bool:
+        """Whether the latest write attempt failed (cleared by the next successful write)."""
+        return self._failing
+
+    def submit(
+        self, payload: bytes, n_rows: int, on_written: Callable[[bool], None] | None = None
+    ) -> bool:
+        """Queue encoded rows; ``False`` (nothing queued) when they do not fit or when stopping.
+
+        ``on_written`` is called from the writer thread with ``True`` once the rows are in the
+        store, and before that with ``False`` if the first attempt to write them fails (the
+        rows stay queued and are retried). It must be quick and must not raise.
+        """
         if n_rows <= 0:
             return True
         with self._cond:
             if self._stopping or not self._fits(n_rows):
                 return False
-            self._chunks.append((payload, n_rows, time.monotonic()))
+            self._chunks.append(_Chunk(payload, n_rows, time.monotonic(), on_written))
             self._waiting_rows += n_rows
             self._queued_rows += n_rows
             self._accepted += n_rows
@@ -154,7 +178,7 @@ class SpanWriter:
             self._waiting_rows >= self._batch_rows
             or self._stopping
             or self._flushed + self._queued_rows - self._waiting_rows < self._flush_target
-            or time.monotonic() - self._chunks[0][2] >= self._interval
+            or time.monotonic() - self._chunks[0].queued_at >= self._interval
         )
 
     def _run(self) -> None:
@@ -165,39 +189,55 @@ class SpanWriter:
                         return
                     wait = None
                     if self._chunks:
-                        wait = max(0.0, self._chunks[0][2] + self._interval - time.monotonic())
+                        due_at = self._chunks[0].queued_at + self._interval
+                        wait = max(0.0, due_at - time.monotonic())
                     self._cond.wait(wait)
-                payloads, n_rows = self._take_batch()
-            self._write_with_retry(join_json_each_row(payloads), n_rows)
+                batch = self._take_batch()
+            n_rows = sum(chunk.n_rows for chunk in batch)
+            self._write_with_retry(batch, n_rows)
+            _notify(batch, written=True)
             with self._cond:
                 self._queued_rows -= n_rows
                 self._flushed += n_rows
                 self._cond.notify_all()
 
-    def _take_batch(self) -> tuple[list[bytes], int]:
-        payloads: list[bytes] = []
+    def _take_batch(self) -> list[_Chunk]:
+        batch: list[_Chunk] = []
         n_rows = 0
-        while self._chunks and (not payloads or n_rows + self._chunks[0][1] <= self._batch_rows):
-            payload, rows, _ = self._chunks.popleft()
-            payloads.append(payload)
-            n_rows += rows
+        while self._chunks and (not batch or n_rows + self._chunks[0].n_rows <= self._batch_rows):
+            chunk = self._chunks.popleft()
+            batch.append(chunk)
+            n_rows += chunk.n_rows
         self._waiting_rows -= n_rows
-        return payloads, n_rows
+        return batch
 
-    def _write_with_retry(self, payload: bytes, n_rows: int) -> None:
+    def _write_with_retry(self, batch: list[_Chunk], n_rows: int) -> None:
+        payload = join_json_each_row([chunk.payload for chunk in batch])
         delay = self._retry_initial
+        first_failure = True
         while True:
             try:
                 self._sink.insert_encoded_spans(payload, n_rows)
+                self._failing = False
                 return
             except Exception:
                 with self._cond:
                     self._failed += 1
+                    self._failing = True
                 logger.warning(
                     "writing %d spans to the trace store failed; retrying in %.1fs",
                     n_rows,
                     delay,
                     exc_info=True,
                 )
+                if first_failure:
+                    _notify(batch, written=False)
+                    first_failure = False
                 time.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
+
+
+def _notify(batch: list[_Chunk], *, written: bool) -> None:
+    for chunk in batch:
+        if chunk.on_written is not None:
+            chunk.on_written(written)
