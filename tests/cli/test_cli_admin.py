@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+CLICKHOUSE_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations" / "clickhouse"
+
 
 def haloscope(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI with its own data dir and return the finished process."""
@@ -65,13 +67,44 @@ def test_duplicate_project_and_unknown_project_exit_2_with_the_fix(data_dir: Pat
     assert "haloscope project create" in missing.stderr
 
 
-def test_migrate_is_idempotent(data_dir: Path) -> None:
+def test_migrate_applies_every_ddl_file_once(data_dir: Path) -> None:
+    files = sorted(CLICKHOUSE_MIGRATIONS.glob("[0-9]*.sql"))
     first = haloscope(data_dir, "migrate")
     assert first.returncode == 0, first.stderr
-    assert "2 migration(s) applied" in first.stdout
+    assert f"{len(files)} migration(s) applied" in first.stdout
     second = haloscope(data_dir, "migrate")
     assert second.returncode == 0, second.stderr
     assert "0 migration(s) applied" in second.stdout
+
+
+def test_migrate_makes_the_configured_retention_the_column_default(data_dir: Path) -> None:
+    migrated = haloscope(data_dir, "migrate", HALOSCOPE_RETENTION_DAYS="30")
+    assert migrated.returncode == 0, migrated.stderr
+    query = (
+        "import json\nfrom haloscope.platform.config import load_settings\n"
+        "from haloscope.platform.store import open_store\n"
+        "store = open_store(load_settings())\n"
+        'rows = store.driver.query("SELECT table, default_expression FROM system.columns '
+        "WHERE database = currentDatabase() AND name = 'retention_days' ORDER BY table\")\n"
+        "print(json.dumps(rows))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", query],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HALOSCOPE_DATA_DIR": str(data_dir)},
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    defaults = {row["table"]: row["default_expression"] for row in json.loads(shown.stdout)}
+    assert defaults == {"scores": "30", "spans": "30"}
+
+    refused = haloscope(data_dir, "migrate", HALOSCOPE_RETENTION_DAYS="70000")
+    assert refused.returncode == 2
+    assert (
+        "HALOSCOPE_RETENTION_DAYS=70000" in refused.stderr and "0 (keep forever)" in refused.stderr
+    )
 
 
 def test_bad_configuration_names_the_setting(data_dir: Path) -> None:

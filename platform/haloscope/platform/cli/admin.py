@@ -51,7 +51,12 @@ def migrate_all(settings: Settings) -> list[str]:
     upgrade_database(settings.resolved_database_url)
     store = open_store(settings)
     try:
-        return [str(v) for v in store.migrate()]
+        return [
+            str(v)
+            for v in store.migrate(
+                cluster=settings.clickhouse_cluster, retention_days=settings.retention_days
+            )
+        ]
     finally:
         store.close()
 

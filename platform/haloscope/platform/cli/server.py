@@ -39,7 +39,7 @@ def build_app(settings: Settings, *, migrate: bool = False) -> Any:
         upgrade_database(settings.resolved_database_url)
     store = open_store(settings)
     if migrate:
-        store.migrate()
+        store.migrate(cluster=settings.clickhouse_cluster, retention_days=settings.retention_days)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     app = create_app(settings, store=store, sessionmaker=sessions)
     mount_dashboard(app, settings=settings, store=store, sessionmaker=sessions)

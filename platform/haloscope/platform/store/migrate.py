@@ -3,6 +3,11 @@
 Applied files are recorded in ``schema_migrations`` with their SHA-256; a recorded file whose
 content later changed is refused (write a new migration instead of editing an applied one).
 A file may hold several statements, each ending with ``;`` at the end of a line.
+
+The files are written for a single node. With a cluster name the same files are rendered for a
+sharded, replicated cluster (see :mod:`haloscope.platform.store.cluster_ddl`); checksums are of
+the files, so one history describes either layout. After the files, the ``retention_days``
+column default follows the configured retention (see ``0004_retention.sql``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from haloscope.platform.store.base import StoreDriver, StoreError
+from haloscope.platform.store.cluster_ddl import ClusterDdl
 
 _FILE_NAME = re.compile(r"(\d{4})_([A-Za-z0-9_]+)\.sql")
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
@@ -28,6 +34,9 @@ CREATE TABLE IF NOT EXISTS schema_migrations
 ENGINE = MergeTree
 ORDER BY version
 """
+# Tables whose rows carry ``retention_days`` (added by 0004_retention.sql), and its UInt16 range.
+RETENTION_TABLES: tuple[str, ...] = ("spans", "scores")
+MAX_RETENTION_DAYS = 65535
 
 
 class MigrationError(StoreError):
@@ -78,15 +87,70 @@ def load_migrations(directory: Path) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def migrate(driver: StoreDriver, directory: Path | None = None) -> list[int]:
-    """Apply the pending migrations; return the versions applied now (empty when up to date)."""
-    driver.execute(SCHEMA_MIGRATIONS_DDL)
+def render_statements(
+    migrations: list[Migration], cluster: ClusterDdl | None = None
+) -> dict[int, list[str]]:
+    """Each migration's statements by version: as written for a single node, or rendered by
+    ``cluster`` (which then knows every table the migrations create)."""
+    if cluster is None:
+        return {m.version: m.statements() for m in migrations}
+    return {
+        m.version: [rendered for s in m.statements() for rendered in cluster.render(s)]
+        for m in migrations
+    }
+
+
+def apply_retention_default(
+    driver: StoreDriver, retention_days: int, cluster: ClusterDdl | None = None
+) -> list[str]:
+    """Make ``retention_days`` the column default of every retention table whose default
+    differs (through ``cluster`` in cluster mode); returns the tables changed. Rows inserted
+    without a ``retention_days`` value take the default."""
+    if not 0 <= retention_days <= MAX_RETENTION_DAYS:
+        raise MigrationError(
+            f"retention_days={retention_days}: use 0 (keep forever) to {MAX_RETENTION_DAYS}"
+        )
+    rows = driver.query(
+        "SELECT table, default_expression FROM system.columns "
+        "WHERE database = currentDatabase() AND name = 'retention_days' "
+        "AND table IN {tables:Array(String)}",
+        {"tables": list(RETENTION_TABLES)},
+    )
+    stale = sorted(r["table"] for r in rows if r["default_expression"] != str(retention_days))
+    for table in stale:
+        # A column default is schema: the range-checked integer is part of the DDL.
+        statement = f"ALTER TABLE {table} MODIFY COLUMN retention_days DEFAULT {retention_days}"
+        for rendered in cluster.render(statement) if cluster else [statement]:
+            driver.execute(rendered)
+    return stale
+
+
+def migrate(
+    driver: StoreDriver,
+    directory: Path | None = None,
+    *,
+    cluster: str = "",
+    retention_days: int | None = None,
+) -> list[int]:
+    """Apply the pending migrations, single-node or ``ON CLUSTER cluster``; then, unless
+    ``retention_days`` is None, make it the retention column default. Returns the versions
+    applied now (empty when up to date)."""
+    migrations = load_migrations(directory or migrations_dir())
+    renderer = None
+    if cluster:
+        database = driver.query("SELECT currentDatabase() AS db")[0]["db"]
+        renderer = ClusterDdl(cluster, database)
+        driver.execute(renderer.create_database())
+    statements = render_statements(migrations, renderer)
+    driver.execute(
+        renderer.replicated_everywhere(SCHEMA_MIGRATIONS_DDL) if renderer else SCHEMA_MIGRATIONS_DDL
+    )
     applied = {
         int(row["version"]): row["checksum"]
         for row in driver.query("SELECT version, checksum FROM schema_migrations")
     }
     pending = []
-    for migration in load_migrations(directory or migrations_dir()):
+    for migration in migrations:
         recorded = applied.get(migration.version)
         if recorded is None:
             pending.append(migration)
@@ -97,11 +161,13 @@ def migrate(driver: StoreDriver, directory: Path | None = None) -> list[int]:
                 "add a new migration instead of editing an applied one"
             )
     for migration in pending:
-        for statement in migration.statements():
+        for statement in statements[migration.version]:
             driver.execute(statement)
         driver.execute(
             "INSERT INTO schema_migrations (version, name, checksum) "
             "VALUES ({version:UInt32}, {name:String}, {checksum:String})",
             {"version": migration.version, "name": migration.name, "checksum": migration.checksum},
         )
+    if retention_days is not None:
+        apply_retention_default(driver, retention_days, renderer)
     return [m.version for m in pending]

@@ -50,9 +50,14 @@ class TraceStore:
     def __init__(self, driver: StoreDriver) -> None:
         self.driver = driver
 
-    def migrate(self, directory: Path | None = None) -> list[int]:
-        """Apply pending ClickHouse migrations; return the versions applied."""
-        return migrations.migrate(self.driver, directory)
+    def migrate(
+        self, directory: Path | None = None, *, cluster: str = "", retention_days: int | None = None
+    ) -> list[int]:
+        """Apply pending ClickHouse migrations (``ON CLUSTER cluster`` when given; the retention
+        default set when ``retention_days`` is not None); return the versions applied."""
+        return migrations.migrate(
+            self.driver, directory, cluster=cluster, retention_days=retention_days
+        )
 
     def ping(self) -> bool:
         """Whether the engine answers a trivial query."""
