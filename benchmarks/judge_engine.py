@@ -2,9 +2,10 @@
 
 Each item yields two judge prompts (right and hallucinated answer) sharing one rubric prefix.
 (a) transformers ``generate`` on the same GGUF model, left-padded batches (the naive baseline);
-(b) ``TorchJudgeEngine.generate``; (c) ``TorchJudgeEngine.score_choices``. Prints items/s,
-prefix-cache hit rate, peak RSS, model tokens/s and their share of measured matmul FLOP/s, and
-the ratio (c)/(a).
+(b) ``TorchJudgeEngine.generate``; (c) ``TorchJudgeEngine.score_choices``. Prints items/s
+(an item is two prompts), prefix-cache hit rate, peak RSS (engine alone, then with the
+transformers model), model tokens/s and their share of measured matmul FLOP/s, the thread
+count and load average, and the ratio (c)/(a).
 
     .venv/bin/python benchmarks/judge_engine.py --items 16 --threads 1
 """
@@ -25,7 +26,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from haloscope.inference import JudgePrompt, SamplingParams, default_judge_model_path  # noqa: E402
 from haloscope.inference.config import EngineConfig  # noqa: E402
 from haloscope.inference.engine import TorchJudgeEngine  # noqa: E402
-from haloscope.inference.loader import load_model  # noqa: E402
+from haloscope.inference.interface import EngineStats, ScoreResult  # noqa: E402
+from haloscope.inference.loader import LoadedModel, load_model  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "halueval_qa_dev.jsonl"
 RUBRIC = """You are a meticulous fact-checking judge for a question-answering system.
@@ -61,15 +63,19 @@ def load_prompts(engine: TorchJudgeEngine, items: int) -> list[JudgePrompt]:
     return prompts
 
 
-def matmul_flops(seconds: float = 1.0) -> float:
-    """Sustained float32 matmul FLOP/s of this machine with torch's current thread count."""
+def matmul_flops(windows: int = 6, seconds: float = 0.25) -> float:
+    """Float32 matmul FLOP/s of this machine with torch's current thread count: the best of
+    several short windows, since other jobs on a shared machine only ever slow one down."""
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
     a @ b
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        count += 1
-    return count * 2 * 1024**3 / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(windows):
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            a @ b
+            count += 1
+        best = max(best, count * 2 * 1024**3 / (time.perf_counter() - start))
+    return best
 
 
 def peak_rss_mb() -> float:
@@ -109,18 +115,35 @@ def transformers_baseline(
     return time.perf_counter() - start, tokens
 
 
+def score_runs(
+    loaded: LoadedModel, prompts: list[JudgePrompt], config: EngineConfig, repeats: int
+) -> tuple[ScoreResult, EngineStats, float]:
+    """Cold-cache ``score_choices`` runs, a fresh engine each: the first result, the median
+    stats and the median CPU seconds of this process."""
+    runs, cpu = [], []
+    for _ in range(repeats):
+        engine = TorchJudgeEngine(loaded, config)
+        start = time.process_time()
+        runs.append(engine.score_choices(prompts, ["Yes", "No"]))
+        cpu.append(time.process_time() - start)
+        del engine  # before the next one is built: peak RSS counts one scoring engine
+    median = sorted(runs, key=lambda r: r.stats.wall_s)[len(runs) // 2].stats
+    return runs[0], median, sorted(cpu)[len(cpu) // 2]
+
+
 def main() -> None:
-    """Run the three configurations and print the comparison."""
+    """Run the configurations and print the comparison."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=16, help="HaluEval items (2 prompts each)")
     parser.add_argument("--batch", type=int, default=8, help="baseline generate batch size")
     parser.add_argument("--new-tokens", type=int, default=3, help="tokens for a verdict")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of the scoring run")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each scoring run")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads for all runs")
     args = parser.parse_args()
 
     loaded = load_model(default_judge_model_path())
-    engine = TorchJudgeEngine(loaded, EngineConfig(num_threads=args.threads))
+    config = EngineConfig(num_threads=args.threads)
+    engine = TorchJudgeEngine(loaded, config)
     cfg = loaded.config
     layer_params = cfg.num_layers * (
         cfg.hidden_size * (cfg.num_heads + 2 * cfg.num_kv_heads) * cfg.head_dim
@@ -131,17 +154,42 @@ def main() -> None:
     prompts = load_prompts(engine, args.items)
     n = len(prompts)
     prompt_tokens = sum(len(engine.tokenizer.encode(p.text)) for p in prompts)
-    print(f"threads={engine.num_threads} prompts={n} mean prompt tokens={prompt_tokens / n:.0f}")
-    print(f"measured matmul: {flops / 1e9:.1f} GFLOP/s (fp32)")
+    print(
+        f"threads={engine.num_threads} (all runs) items={args.items} prompts={n} "
+        f"mean prompt tokens={prompt_tokens / n:.0f} load average={os.getloadavg()[0]:.2f}"
+    )
+    print(f"measured matmul: {flops / 1e9:.1f} GFLOP/s (fp32, 1024x1024)")
+    print("utilisation = model tokens/s x 2 x linear-layer params / measured matmul FLOP/s")
 
-    def report(name: str, seconds: float, tokens: int, extra: str = "") -> float:
-        rate = n / seconds
+    def report(name: str, seconds: float, cpu: float, tokens: int, extra: str = "") -> float:
+        rate = args.items / seconds
         util = tokens / seconds * 2 * layer_params / flops
         print(
-            f"{name:<28} {rate:8.2f} items/s  {tokens / seconds:9.0f} tok/s  "
-            f"util {util:6.1%}  peak RSS {peak_rss_mb():6.0f} MiB {extra}"
+            f"{name:<26} {rate:5.2f} items/s {n / seconds:5.2f} prompts/s "
+            f"{tokens / seconds:4.0f} tok/s util {util:4.0%} wall {seconds:5.1f}s "
+            f"CPU {cpu:5.1f}s  {extra}"
         )
         return rate
+
+    cpu_start = time.process_time()
+    gen = engine.generate(prompts, SamplingParams(max_tokens=args.new_tokens))
+    s = gen.stats
+    report(
+        "(b) engine generate",
+        s.wall_s,
+        time.process_time() - cpu_start,
+        s.prefill_tokens + s.decode_tokens,
+        f"hit {s.prefix_cache_hit_rate:.0%}",
+    )
+    exact, median, score_cpu = score_runs(loaded, prompts, config, args.repeats)
+    score_rate = report(
+        "(c) engine score_choices",
+        median.wall_s,
+        score_cpu,
+        median.prefill_tokens,
+        f"hit {median.prefix_cache_hit_rate:.0%}, medians of {args.repeats} cold runs",
+    )
+    print(f"peak RSS, our engine only: {peak_rss_mb():.0f} MiB")
 
     from transformers import AutoModelForCausalLM
 
@@ -149,36 +197,23 @@ def main() -> None:
     reference = AutoModelForCausalLM.from_pretrained(
         str(path.parent), gguf_file=path.name, dtype=torch.float32
     )
+    cpu_start = time.process_time()
     seconds, tokens = transformers_baseline(
         reference.eval(), engine, prompts, args.batch, args.new_tokens
     )
-    baseline = report("(a) transformers generate", seconds, tokens)
-    del reference
-
-    gen = engine.generate(prompts, SamplingParams(max_tokens=args.new_tokens))
-    s = gen.stats
-    report(
-        "(b) engine generate",
-        s.wall_s,
-        s.prefill_tokens + s.decode_tokens,
-        f"hit {s.prefix_cache_hit_rate:.0%}",
+    baseline_cpu = time.process_time() - cpu_start
+    baseline = report(
+        "(a) transformers generate", seconds, baseline_cpu, tokens, f"batches of {args.batch}"
     )
-
-    runs = []
-    for _ in range(args.repeats):  # a fresh engine each time: every run starts with a cold cache
-        engine = TorchJudgeEngine(loaded, EngineConfig(num_threads=args.threads))
-        runs.append(engine.score_choices(prompts, ["Yes", "No"]))
-    median = sorted(runs, key=lambda r: r.stats.wall_s)[len(runs) // 2].stats
-    score_rate = report(
-        "(c) engine score_choices",
-        median.wall_s,
-        median.prefill_tokens,
-        f"hit {median.prefix_cache_hit_rate:.0%}, median of {args.repeats} cold runs",
-    )
-    verdicts = [r.best for r in runs[0].scores]
+    print(f"peak RSS, with the transformers model: {peak_rss_mb():.0f} MiB")
+    verdicts = [r.best for r in exact.scores]
     flagged = sum(v == "Yes" for v in verdicts[1::2]) + sum(v == "No" for v in verdicts[0::2])
     print(f"judge accuracy on these items: {flagged / n:.0%}")
-    print(f"ratio (c)/(a): {score_rate / baseline:.1f}x  (target >= 10x)")
+    print(
+        f"ratio (c)/(a): {score_rate / baseline:.1f}x wall clock, "
+        f"{baseline_cpu / score_cpu:.1f}x CPU time (less sensitive to other jobs; target >= 10x)"
+    )
+    print(f"load average after the runs: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,9 @@ class EngineServer:
         self._lock = threading.Lock()
         self._engine_lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        # server_close() then joins request threads: none may still run the engine (a torch op)
+        # while the interpreter shuts down, which aborts the process.
+        self._httpd.daemon_threads = False
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from haloscope.inference import JudgePrompt, SamplingParams, UnsupportedModelError, load_engine
 from haloscope.inference.block_manager import BlockManager
 from haloscope.inference.config import EngineConfig
@@ -175,3 +176,14 @@ def test_bad_models_and_choices_are_refused(tmp_path, tiny_loaded) -> None:
         _engine(tiny_loaded).score_choices(_prompts(1), ["w1 w2", "w1 w3"])
     with pytest.raises(ValueError, match="temperature"):
         SamplingParams(temperature=-1)
+
+
+def test_last_layer_computes_only_the_rows_whose_logits_are_read(tiny_loaded) -> None:
+    engine = _engine(tiny_loaded, max_num_batched_tokens=7)  # chunks that end mid-prompt, too
+    prompts = _prompts(3)
+    scores = engine.score_choices(prompts, ["w1", "w2"]).scores
+    choice_ids = [engine.tokenizer.encode(w)[0] for w in ("w1", "w2")]
+    for prompt, score in zip(prompts, scores, strict=True):
+        last = engine.prompt_logits(_tokens(engine, prompt))[-1]  # every row, every layer
+        expected = torch.softmax(last[choice_ids], dim=0).tolist()
+        assert [score.probs["w1"], score.probs["w2"]] == pytest.approx(expected, abs=1e-5)

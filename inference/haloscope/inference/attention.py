@@ -5,6 +5,9 @@ Each prefill chunk gets its own ``scaled_dot_product_attention`` call at its exa
 short chunks (a prompt whose prefix came from the cache) never pay for the padding of long
 ones: a chunk starting at position 0 is plain causal attention over its own fresh K/V; a chunk
 after cached tokens reads its context from the cache with a causal mask offset by that context.
+The rows whose logits are needed (each completing chunk's last row) also form a decode-style
+group over their whole context, so the last layer can attend, project and run its MLP for
+those rows only once every row's K/V is stored.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import torch.nn.functional as F
 
 @dataclass
 class DecodeGroup:
-    """The step's single-token decodes as one padded batch."""
+    """One query row per sequence over its whole cached context, as one padded batch: the
+    step's single-token decodes, or the rows whose logits are read."""
 
     rows: torch.Tensor  # [B] indices into the step's flat token rows
     key_slots: torch.Tensor  # [B, L_max] cache slots of each sequence's context (padding: 0)
@@ -43,6 +47,7 @@ class AttentionBatch:
     slot_mapping: torch.Tensor  # [T] cache slot each new token's K/V is written to
     decodes: DecodeGroup | None
     prefills: list[PrefillChunk]
+    logit_queries: DecodeGroup | None = None  # last rows of chunks that need logits
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class SequenceChunk:
     start: int
     num_new: int
     block_table: Sequence[int]
+    needs_logits: bool = False  # whether the chunk's last row's logits are read
 
 
 def build_attention_batch(
@@ -60,6 +66,7 @@ def build_attention_batch(
     """Lay out positions, write slots and read slots for ``chunks`` (in row order)."""
     offsets = torch.arange(block_size)
     positions, write_slots, decode_rows, decode_slots = [], [], [], []
+    logit_rows, logit_slots = [], []
     prefills = []
     row = 0
     for chunk in chunks:
@@ -77,11 +84,15 @@ def build_attention_batch(
             mask = torch.ones(chunk.num_new, length, dtype=torch.bool).tril(chunk.start)
             prefills.append(PrefillChunk(row, chunk.num_new, context.to(device), mask.to(device)))
         row += chunk.num_new
+        if chunk.needs_logits:
+            logit_rows.append(row - 1)
+            logit_slots.append(context)
     return AttentionBatch(
         positions=torch.cat(positions).to(device),
         slot_mapping=torch.cat(write_slots).to(device),
         decodes=_decode_group(decode_rows, decode_slots, device) if decode_rows else None,
         prefills=prefills,
+        logit_queries=_decode_group(logit_rows, logit_slots, device) if logit_rows else None,
     )
 
 
@@ -96,6 +107,32 @@ def _decode_group(rows: list[int], contexts: list[torch.Tensor], device: str) ->
     )
 
 
+def store_kv(
+    k: torch.Tensor,
+    v: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    batch: AttentionBatch,
+) -> None:
+    """Write the step's new ``k``/``v`` ([T, kv_heads, D]) to their cache slots."""
+    k_cache.index_copy_(0, batch.slot_mapping, k)
+    v_cache.index_copy_(0, batch.slot_mapping, v)
+
+
+def attend_group(
+    q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group: DecodeGroup
+) -> torch.Tensor:
+    """One query per sequence (``q``: [B, heads, D]) over its cached context -> [B, heads, D]."""
+    o = F.scaled_dot_product_attention(
+        q[:, :, None],  # [B, H, 1, D]
+        k_cache[group.key_slots].transpose(1, 2),  # [B, KVH, L, D]
+        v_cache[group.key_slots].transpose(1, 2),
+        attn_mask=group.mask,
+        enable_gqa=True,
+    )
+    return o[:, :, 0]
+
+
 def paged_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -105,8 +142,7 @@ def paged_attention(
     batch: AttentionBatch,
 ) -> torch.Tensor:
     """Store ``k``/``v`` ([T, kv_heads, D]) in the cache, then attend ``q`` ([T, heads, D])."""
-    k_cache.index_copy_(0, batch.slot_mapping, k)
-    v_cache.index_copy_(0, batch.slot_mapping, v)
+    store_kv(k, v, k_cache, v_cache, batch)
     out = torch.empty_like(q)
     for chunk in batch.prefills:
         rows = slice(chunk.row_start, chunk.row_start + chunk.num_new)
@@ -123,14 +159,7 @@ def paged_attention(
             enable_gqa=True,
         )
         out[rows] = o[0].transpose(0, 1)
-    group = batch.decodes
-    if group is not None:
-        o = F.scaled_dot_product_attention(
-            q[group.rows][:, :, None],  # [B, H, 1, D]
-            k_cache[group.key_slots].transpose(1, 2),  # [B, KVH, L, D]
-            v_cache[group.key_slots].transpose(1, 2),
-            attn_mask=group.mask,
-            enable_gqa=True,
-        )
-        out[group.rows] = o[:, :, 0]
+    if batch.decodes is not None:
+        rows = batch.decodes.rows
+        out[rows] = attend_group(q[rows], k_cache, v_cache, batch.decodes)
     return out

@@ -200,30 +200,23 @@ class TorchJudgeEngine(JudgeEngine):
         self, step: ScheduledStep, stats: EngineStats, generators: dict[int, torch.Generator]
     ) -> None:
         device = self.config.device
-        chunks, token_ids, logit_rows, sampled = [], [], [], []
-        row = 0
+        chunks, token_ids, sampled = [], [], []
         for seq, n in zip(step.seqs, step.num_new, strict=True):
             start = seq.num_computed_tokens
             if start == seq.num_cached_tokens:  # first chunk since (re)admission
                 stats.prompt_tokens += len(seq.token_ids)
                 stats.cached_tokens += seq.num_cached_tokens
-            chunks.append(SequenceChunk(start, n, seq.block_table))
+            completes = start + n == len(seq.token_ids)
+            chunks.append(SequenceChunk(start, n, seq.block_table, needs_logits=completes))
             token_ids.extend(seq.token_ids[start : start + n])
             if seq.is_decoding:
                 stats.decode_tokens += 1
             else:
                 stats.prefill_tokens += n
-            row += n
-            if start + n == len(seq.token_ids):
-                logit_rows.append(row - 1)
+            if completes:
                 sampled.append(seq)
         batch = build_attention_batch(chunks, self.blocks.block_size, device)
-        logits = self.model.forward(
-            torch.tensor(token_ids, device=device),
-            batch,
-            self.cache,
-            torch.tensor(logit_rows, dtype=torch.long, device=device),
-        )
+        logits = self.model.forward(torch.tensor(token_ids, device=device), batch, self.cache)
         for seq, n in zip(step.seqs, step.num_new, strict=True):
             seq.num_computed_tokens += n
             self.blocks.register_computed(seq)

@@ -1,10 +1,15 @@
-"""Llama-family decoder over flat token batches: RMSNorm, RoPE, GQA, SwiGLU, paged attention."""
+"""Llama-family decoder over flat token batches: RMSNorm, RoPE, GQA, SwiGLU, paged attention.
+
+Logits are computed only where they are read: when a step's batch names its logit rows
+(``AttentionBatch.logit_queries``), the last layer stores every row's K/V and then attends,
+projects and runs its MLP for those rows alone; the LM head sees only them too.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from haloscope.inference.attention import AttentionBatch, paged_attention
+from haloscope.inference.attention import AttentionBatch, attend_group, paged_attention, store_kv
 from haloscope.inference.config import ModelConfig
 from haloscope.inference.kv_cache import KVCache
 
@@ -63,26 +68,48 @@ class LlamaModel:
         token_ids: torch.Tensor,
         batch: AttentionBatch,
         cache: KVCache,
-        logit_rows: torch.Tensor,
+        logit_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Run ``token_ids`` ([T]) through the decoder; return logits ([R, vocab]) of ``logit_rows``."""
+        """Run ``token_ids`` ([T]) through the decoder and return logits ([R, vocab]).
+
+        The rows are ``logit_rows`` when given (every layer computes every row), else those of
+        ``batch.logit_queries`` (the last layer computes only them; none when it is unset).
+        """
         cfg = self.config
-        q_size = cfg.num_heads * cfg.head_dim
-        kv_size = cfg.num_kv_heads * cfg.head_dim
         freqs = batch.positions[:, None].float() * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos().to(self.embed.dtype), emb.sin().to(self.embed.dtype)
         h = F.embedding(token_ids, self.embed)
+        last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
-            x = rms_norm(h, layer.input_norm, cfg.rms_norm_eps)
-            q, k, v = F.linear(x, layer.qkv).split([q_size, kv_size, kv_size], dim=-1)
-            q = apply_rope(q.view(-1, cfg.num_heads, cfg.head_dim), cos, sin)
-            k = apply_rope(k.view(-1, cfg.num_kv_heads, cfg.head_dim), cos, sin)
-            v = v.view(-1, cfg.num_kv_heads, cfg.head_dim)
-            attn = paged_attention(q, k, v, cache.k[index], cache.v[index], batch)
-            h = h + F.linear(attn.reshape(-1, q_size), layer.o)
+            q, k, v = self._qkv(layer, h, cos, sin)
+            k_cache, v_cache = cache.k[index], cache.v[index]
+            if index == last and logit_rows is None:
+                store_kv(k, v, k_cache, v_cache, batch)
+                queries = batch.logit_queries
+                if queries is None:
+                    return h.new_empty((0, self.lm_head.shape[0]))
+                attn = attend_group(q[queries.rows], k_cache, v_cache, queries)
+                h = h[queries.rows]
+            else:
+                attn = paged_attention(q, k, v, k_cache, v_cache, batch)
+            h = h + F.linear(attn.reshape(-1, cfg.num_heads * cfg.head_dim), layer.o)
             x = rms_norm(h, layer.post_norm, cfg.rms_norm_eps)
             gate, up = F.linear(x, layer.gate_up).chunk(2, dim=-1)
             h = h + F.linear(F.silu(gate) * up, layer.down)
-        last = rms_norm(h[logit_rows], self.norm, cfg.rms_norm_eps)
-        return F.linear(last, self.lm_head)
+        if logit_rows is not None:
+            h = h[logit_rows]
+        return F.linear(rms_norm(h, self.norm, cfg.rms_norm_eps), self.lm_head)
+
+    def _qkv(
+        self, layer: _Layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised, projected and rotated Q, K and V ([T, heads, D] / [T, kv_heads, D])."""
+        cfg = self.config
+        q_size = cfg.num_heads * cfg.head_dim
+        kv_size = cfg.num_kv_heads * cfg.head_dim
+        x = rms_norm(h, layer.input_norm, cfg.rms_norm_eps)
+        q, k, v = F.linear(x, layer.qkv).split([q_size, kv_size, kv_size], dim=-1)
+        q = apply_rope(q.view(-1, cfg.num_heads, cfg.head_dim), cos, sin)
+        k = apply_rope(k.view(-1, cfg.num_kv_heads, cfg.head_dim), cos, sin)
+        return q, k, v.view(-1, cfg.num_kv_heads, cfg.head_dim)
