@@ -14,7 +14,7 @@ from typing import Any
 
 from haloscope.platform.store.filters import TraceFilter
 from haloscope.platform.store.pagination import SortOrder
-from haloscope.platform.store.trace_queries import list_traces_sql
+from haloscope.platform.store.trace_queries import list_traces_sql, scan_bounds
 
 HISTOGRAM_BINS = 10
 
@@ -97,12 +97,9 @@ class ScoreThreshold:
             raise ValueError("score minimum must not exceed the maximum")
 
 
-# The aggregate over spans in list_traces_sql starts with this condition; a score threshold
-# narrows that scan to the traces holding a matching score.
-_SPAN_SCAN_ANCHOR = "WHERE project_id = {project_id:String}"
-
-
-def _threshold_subquery(threshold: ScoreThreshold, params: dict[str, Any]) -> str:
+def _threshold_subquery(flt: TraceFilter, threshold: ScoreThreshold, params: dict[str, Any]) -> str:
+    """The traces holding a score inside ``threshold``, as a condition on ``trace_id``. A
+    score's timestamp is its span's start, so it lies in the trace list's span scan bounds."""
     conditions = ["project_id = {project_id:String}", "name = {score_name:String}"]
     params["score_name"] = threshold.name
     if threshold.minimum is not None:
@@ -111,11 +108,7 @@ def _threshold_subquery(threshold: ScoreThreshold, params: dict[str, Any]) -> st
     if threshold.maximum is not None:
         params["score_max"] = threshold.maximum
         conditions.append("value <= {score_max:Float64}")
-    # A score's timestamp is its span's start, so it lies in the span scan's bounds.
-    if "scan_start_us" in params:
-        conditions.append("timestamp >= fromUnixTimestamp64Micro({scan_start_us:Int64}, 'UTC')")
-    if "scan_end_us" in params:
-        conditions.append("timestamp < fromUnixTimestamp64Micro({scan_end_us:Int64}, 'UTC')")
+    conditions.extend(scan_bounds(flt, params, "timestamp"))
     where = " AND ".join(conditions)  # constant fragments; the values are bound parameters
     return f"trace_id IN (SELECT trace_id FROM scores FINAL WHERE {where})"  # noqa: S608
 
@@ -130,11 +123,10 @@ def scored_trace_list_sql(
 ) -> tuple[str, dict[str, Any]]:
     """The page query of ``list_traces_sql`` limited to traces with a score in the threshold's
     range (same columns, order and keyset pagination)."""
-    sql, params = list_traces_sql(project_id, flt, order, limit, after)
-    if _SPAN_SCAN_ANCHOR not in sql:
-        raise RuntimeError("the trace list query no longer has the expected span scan")
-    restricted = f"{_SPAN_SCAN_ANCHOR} AND {_threshold_subquery(threshold, params)}"
-    return sql.replace(_SPAN_SCAN_ANCHOR, restricted, 1), params
+    params: dict[str, Any] = {}
+    condition = _threshold_subquery(flt, threshold, params)
+    sql, list_params = list_traces_sql(project_id, flt, order, limit, after, [condition])
+    return sql, {**list_params, **params}
 
 
 def range_params(project_id: str, start_us: int, end_us: int) -> dict[str, Any]:

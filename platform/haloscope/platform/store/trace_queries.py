@@ -5,7 +5,7 @@ spans count once before ReplacingMergeTree has merged them."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from haloscope.platform.store.base import SPAN_COLUMNS
@@ -142,24 +142,47 @@ def _trace_conditions(flt: TraceFilter, params: dict[str, Any]) -> tuple[list[st
     return having, some_span
 
 
-def _scan_bounds(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
-    """Bounds on the span start times the aggregate reads: a trace starting in the range has
-    all its spans within MAX_TRACE_DURATION_US after the range's start and before its end, and a
-    trace starting earlier has a span inside the margin before the range, which HAVING sees."""
+def _time_bounds(
+    params: dict[str, Any], column: str, name: str, start_us: int | None, end_us: int | None
+) -> list[str]:
+    """``column`` within ``[start_us, end_us)`` (µs; a None side stays open), the bounds bound
+    as ``{name}_start_us`` and ``{name}_end_us``."""
     bounds = []
-    if flt.start_us is not None:
-        params["scan_start_us"] = flt.start_us - MAX_TRACE_DURATION_US
-        bounds.append("start_time >= fromUnixTimestamp64Micro({scan_start_us:Int64}, 'UTC')")
-    if flt.end_us is not None:
-        params["scan_end_us"] = flt.end_us + MAX_TRACE_DURATION_US
-        bounds.append("start_time < fromUnixTimestamp64Micro({scan_end_us:Int64}, 'UTC')")
+    for side, value, operator in (("start", start_us, ">="), ("end", end_us, "<")):
+        if value is not None:
+            param = f"{name}_{side}_us"
+            params[param] = value
+            bounds.append(f"{column} {operator} fromUnixTimestamp64Micro({{{param}:Int64}}, 'UTC')")
     return bounds
 
 
-def _candidate_traces(scan: list[str], span_condition: str) -> str:
-    """Traces with a span meeting ``span_condition``: a superset of the matching ones (read
-    without FINAL), cheap to find, that lets the exact aggregate read only their granules."""
-    where = " AND ".join([*scan, span_condition])
+def _past_end(flt: TraceFilter) -> int | None:
+    """MAX_TRACE_DURATION_US after the range's end, where a trace starting in it has ended."""
+    return None if flt.end_us is None else flt.end_us + MAX_TRACE_DURATION_US
+
+
+def scan_bounds(flt: TraceFilter, params: dict[str, Any], column: str = "start_time") -> list[str]:
+    """Bounds on the span start times the aggregate reads: a trace starting in the range has
+    all its spans within MAX_TRACE_DURATION_US after the range's start and before its end, and a
+    trace starting earlier has a span inside the margin before the range, which HAVING sees.
+    ``column`` names another table's copy of the span start (the scores' ``timestamp``)."""
+    start = None if flt.start_us is None else flt.start_us - MAX_TRACE_DURATION_US
+    return _time_bounds(params, column, "scan", start, _past_end(flt))
+
+
+def _candidate_bounds(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
+    """Bounds on the span start times where a trace starting in the range has all its spans:
+    from the range's start to MAX_TRACE_DURATION_US after its end. Narrower than the scan, whose
+    margin before the range only serves to see the earlier start of traces begun before it."""
+    bounds = _time_bounds(params, "start_time", "candidate", flt.start_us, _past_end(flt))
+    return ["project_id = {project_id:String}", *bounds]
+
+
+def _candidate_traces(bounds: list[str], span_condition: str) -> str:
+    """Traces with a span meeting ``span_condition`` within ``bounds``: a superset of the
+    matching ones (read without FINAL), cheap to find, that lets the exact aggregate read only
+    their granules (idx_trace_granule rules out the others in each day of the scan)."""
+    where = " AND ".join([*bounds, span_condition])
     return f"trace_id IN (SELECT trace_id FROM spans WHERE {where})"  # noqa: S608
 
 
@@ -201,15 +224,24 @@ def list_traces_sql(
     order: SortOrder,
     limit: int,
     after: tuple[Any, str] | None,
+    trace_conditions: Sequence[str] = (),
 ) -> tuple[str, dict[str, Any]]:
     """The page query: ``trace_id`` and ``trace_start`` (µs) of at most ``limit`` matching
     traces in page order. Only the aggregates that the filters and the sort key need are
     computed (ClickHouse drops the unused ones); :data:`TRACE_SUMMARIES_SQL` then summarises the
-    page's traces."""
+    page's traces. ``trace_conditions`` are further conditions on ``trace_id`` alone (their
+    parameters are the caller's to add).
+
+    Conditions on ``trace_id`` run as PREWHERE, before FINAL merges the rows: every version of
+    a span has the same ``trace_id``, so dropping rows by it first leaves FINAL's choice intact
+    (which a condition on any other column would not), and the other columns of the granules'
+    other traces are never read."""
     params: dict[str, Any] = {"project_id": project_id, "limit": limit}
     having, some_span = _trace_conditions(flt, params)
-    scan = ["project_id = {project_id:String}", *_scan_bounds(flt, params)]
-    where = scan + [_candidate_traces(scan, condition) for condition in some_span]
+    scan = ["project_id = {project_id:String}", *scan_bounds(flt, params)]
+    bounds = _candidate_bounds(flt, params)
+    by_trace = [_candidate_traces(bounds, condition) for condition in some_span]
+    by_trace.extend(trace_conditions)
     direction = "DESC" if order.descending else "ASC"
     outer_where = ""
     if after is not None:
@@ -223,7 +255,8 @@ def list_traces_sql(
         [
             "SELECT trace_id, trace_start FROM (",
             _AGGREGATE_SELECT,
-            "WHERE " + " AND ".join(where),
+            ("PREWHERE " + " AND ".join(by_trace)) if by_trace else "",
+            "WHERE " + " AND ".join(scan),
             "GROUP BY trace_id",
             ("HAVING " + " AND ".join(having)) if having else "",
             ")",
@@ -242,7 +275,8 @@ TRACE_SUMMARIES_SQL = "\n".join(
     [
         _ITEM_SELECT,
         _AGGREGATE_SELECT,
-        "WHERE project_id = {project_id:String} AND has({trace_ids:Array(String)}, trace_id)",
+        "PREWHERE has({trace_ids:Array(String)}, trace_id)",
+        "WHERE project_id = {project_id:String}",
         "AND start_time >= fromUnixTimestamp64Micro({first_start_us:Int64}, 'UTC')",
         "AND start_time < fromUnixTimestamp64Micro({scan_end_us:Int64}, 'UTC')",
         "GROUP BY trace_id",

@@ -3,10 +3,12 @@ hallucination and faithfulness trends from the scores table."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from haloscope.platform.store.overview_rollup import overview as overview_metrics
 from haloscope.web.charts import Series, bar_chart, line_chart
 from haloscope.web.context import Context
 from haloscope.web.layout import render_page
@@ -86,8 +88,9 @@ def overview(
     """The overview page for the chosen time range."""
     window = parse_time_range(range)
     project_id = scope.project.id
-    metrics = ctx.store.overview_metrics(project_id, window.start_us, window.end_us)
-    totals = metrics["totals"]
+    now_us = time.time_ns() // 1000
+    metrics = overview_metrics(ctx.store.driver, project_id, window.start_us, window.end_us, now_us)
+    totals = metrics.totals
     trends = ctx.store.score_trends(project_id, window.start_us, window.end_us)
     return render_page(
         request,
@@ -97,8 +100,9 @@ def overview(
         window=window,
         presets=PRESETS,
         totals=totals[0] if totals else None,
-        charts=_daily_charts(window, metrics["daily"]),
-        by_model=metrics["by_model"],
+        charts=_daily_charts(window, metrics.daily),
+        by_model=metrics.by_model,
+        exact=metrics.exact,
         quality_chart=_quality_chart(window, trends),
         quality_totals=_quality_totals(trends),
     )
