@@ -1,32 +1,39 @@
 """The daily jobs at scale on this CPU, against an embedded chDB store in a temp directory.
 
-1. Sampling: ``--traces`` RAG traces (a retrieval and an LLM span each) stored in the last
-   day, a rule sampling ``--rate`` of the LLM spans; planning (the sample drawn in ClickHouse)
-   is timed, then judge batches run in-process with the rule's evaluator until
-   ``--judge-budget-s`` is spent: judged items/s and the projected wall time of the whole run.
-2. Drift: ``--drift-spans`` spans over two days (the current day's latency and tokens
-   shifted); the wall time of one drift report (queries + tests), target < 5 s.
+1. Drift: ``--drift-spans`` spans over two days (the current day's latency and tokens
+   shifted); the wall time of one drift report without and with the input-embedding feature
+   (200 sampled LLM span inputs per window, all-MiniLM-L6-v2), target < 5 s for the former.
+2. The daily sampling run end to end: ``--traces`` RAG traces (a retrieval and an LLM span
+   each) stored in the last day and a rule sampling ``--rate`` of the LLM spans with the real
+   judge (``--evaluator``, the SmolLM2 engine); the run goes through the real task code path
+   (``start_sampling_run`` -> ``haloscope.plan_sampling_run`` -> ``haloscope.judge_batch``)
+   on the embedded worker of ``haloscope up`` (SQLite broker, thread pool). Prints the wall
+   time from enqueueing to completion and judged items/s.
 
     .venv/bin/python benchmarks/sampling_job.py [--traces 100000] [--rate 0.01]
-        [--evaluator hallucination.rag] [--judge-budget-s 120] [--drift-spans 1000000]
+        [--evaluator hallucination.rag] [--drift-spans 1000000] [--timeout-s 1800]
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from haloscope.evaluators import Resources
 from haloscope.platform.auth.api_keys import create_project
 from haloscope.platform.config import Settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
-from haloscope.platform.jobs import sampling
-from haloscope.platform.jobs.drift_job import DriftWindows, compute_drift
+from haloscope.platform.db.models import SamplingRun
+from haloscope.platform.jobs.drift_job import INPUT_EMBEDDING, DriftWindows, compute_drift
+from haloscope.platform.jobs.embedded import start_embedded_jobs
 from haloscope.platform.jobs.rules import RuleSpec, create_rule
-from haloscope.platform.jobs.runtime import JobRuntime
+from haloscope.platform.jobs.tasks import start_sampling_run
 from haloscope.platform.store import TraceStore, open_store
+from sqlalchemy.orm import Session, sessionmaker
 
 DAY_US = 86_400_000_000
 # Two spans per trace (k = 0 retrieval, k = 1 LLM answer), spread evenly over the window;
@@ -76,12 +83,18 @@ def generate(
     return time.perf_counter() - began
 
 
-def bench_sampling(runtime: JobRuntime, project_id: str, args: argparse.Namespace) -> None:
-    """Plan a run of a ``rate`` rule over the last day, then judge within the time budget."""
+def bench_sampling(
+    settings: Settings,
+    store: TraceStore,
+    sessions: sessionmaker[Session],
+    project_id: str,
+    args: argparse.Namespace,
+) -> None:
+    """Store the traces, then run a ``rate`` rule's daily run on the embedded worker."""
     now = datetime.now(UTC)
-    seconds = generate(runtime.store, project_id, args.traces, now - timedelta(days=1))
+    seconds = generate(store, project_id, args.traces, now - timedelta(days=1))
     print(f"stored {args.traces:,} traces ({2 * args.traces:,} spans) in {seconds:.1f} s")
-    with runtime.sessionmaker() as session:
+    with sessions() as session:
         spec = RuleSpec(
             name="daily",
             filters={"kinds": ["llm"]},
@@ -91,33 +104,47 @@ def bench_sampling(runtime: JobRuntime, project_id: str, args: argparse.Namespac
             batch_size=args.batch_size,
         )
         rule = create_rule(session, project_id, spec)
-        run = sampling.start_run(session, rule, "benchmark", now=now)
         session.commit()
-        run_id = run.id
-    began = time.perf_counter()
-    batch_ids = sampling.plan_run(runtime, run_id)
-    planning_s = time.perf_counter() - began
-    with runtime.sessionmaker() as session:
-        selected = session.get(sampling.SamplingRun, run_id).selected
-    print(f"planning: {selected:,} spans sampled, {len(batch_ids)} batches in {planning_s:.2f} s")
-
-    judged, judge_s = 0, 0.0
-    for batch_id in batch_ids:
-        if judge_s >= args.judge_budget_s:
-            break
+    jobs = start_embedded_jobs(settings, store)
+    try:
         began = time.perf_counter()
-        outcome = sampling.judge_batch(runtime, batch_id)
-        judge_s += time.perf_counter() - began
-        judged += outcome.scored + outcome.failed
-    rate = judged / judge_s if judge_s else 0.0
-    print(f"judging ({args.evaluator}): {judged:,} items in {judge_s:.1f} s = {rate:.2f} items/s")
-    if rate:
-        total = planning_s + selected / rate
-        print(f"projected daily run: {total:.0f} s wall ({total / 60:.1f} min) for {selected:,}")
+        run_id = start_sampling_run(jobs.app, sessions, rule, "benchmark")
+        run = _wait_for_run(sessions, run_id, began, args.timeout_s)
+        wall_s = time.perf_counter() - began
+    finally:
+        jobs.stop()
+    judged = run.scored + run.failed
+    print(
+        f"daily run ({args.evaluator}, rate {args.rate}): {run.status}, {run.selected:,} "
+        f"sampled, {run.scored:,} scored, {run.failed} failed, {run.batches_total} batches"
+    )
+    print(
+        f"wall {wall_s:.1f} s from enqueue to completion = {judged / wall_s:.2f} judged items/s "
+        f"(judge time {run.judge_seconds:.1f} s)"
+    )
+
+
+def _wait_for_run(
+    sessions: sessionmaker[Session], run_id: str, began: float, timeout_s: float
+) -> SamplingRun:
+    """Poll the run until it is no longer running, printing its progress every 30 s."""
+    reported = began
+    while True:
+        with sessions() as session:
+            run = session.get(SamplingRun, run_id)
+            assert run is not None
+        now = time.perf_counter()
+        if run.status != "running" or now - began > timeout_s:
+            return run
+        if now - reported >= 30:
+            reported = now
+            print(f"  {now - began:.0f} s: {run.batches_done}/{run.batches_total} batches")
+        time.sleep(0.5)
 
 
 def bench_drift(store: TraceStore, project_id: str, spans: int) -> None:
-    """One drift report over ``spans`` spans split between two days."""
+    """Drift reports over ``spans`` spans split between two days, with and without the
+    input-embedding feature."""
     now = datetime.now(UTC).replace(microsecond=0)
     traces_per_day = spans // 4
     windows = DriftWindows.previous(now, hours=24)
@@ -132,6 +159,16 @@ def bench_drift(store: TraceStore, project_id: str, spans: int) -> None:
         f"drift report over {4 * traces_per_day:,} spans: best {min(timings):.2f} s, "
         f"worst {max(timings):.2f} s (target < 5 s); drifted: {report.drifted}"
     )
+    embedder = Resources().embedder
+    embedder.encode(["warm-up"])
+    began = time.perf_counter()
+    report = compute_drift(store, project_id, windows, embedder=embedder)
+    feature = report.features[INPUT_EMBEDDING]
+    print(
+        f"with input embeddings ({feature.n_reference} + {feature.n_current} inputs, MiniLM on "
+        f"{embedder.device}): {time.perf_counter() - began:.2f} s; input_embedding "
+        f"{feature.status} (MMD p = {feature.p_value:.3g})"
+    )
 
 
 def main() -> None:
@@ -140,14 +177,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.01)
     parser.add_argument("--evaluator", default="hallucination.rag")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--judge-budget-s", type=float, default=120.0)
+    parser.add_argument("--timeout-s", type=float, default=1800.0)
     parser.add_argument("--drift-spans", type=int, default=1_000_000)
     args = parser.parse_args()
+    # Task failures and retries of the embedded worker are logged at WARNING and above.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as directory:
-        settings = Settings(data_dir=Path(directory), store="chdb")
+        url = f"sqlite:///{Path(directory) / 'haloscope.db'}"
+        settings = Settings(data_dir=Path(directory), store="chdb", database_url=url)
         store = open_store(settings)
         store.migrate()
-        url = f"sqlite:///{Path(directory) / 'haloscope.db'}"
         upgrade_database(url)
         sessions = make_sessionmaker(make_engine(url))
         with sessions() as session:
@@ -157,7 +196,7 @@ def main() -> None:
         if args.drift_spans:
             bench_drift(store, drifting, args.drift_spans)
         if args.traces:
-            bench_sampling(JobRuntime(settings, store, sessions), sampled, args)
+            bench_sampling(settings, store, sessions, sampled, args)
         store.close()
 
 

@@ -1,22 +1,27 @@
 """Fixtures of the jobs tests: a throwaway Redis server, a metadata DB, RAG span factories,
-and Celery workers in subprocesses (against the chDB-backed ClickHouse HTTP endpoint)."""
+Celery workers in subprocesses (against the chDB-backed ClickHouse HTTP endpoint) and a
+loopback webhook server."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from haloscope.evaluators.embeddings import Embedder
 from haloscope.platform.auth.api_keys import create_project
 from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,6 +74,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The packaged all-MiniLM-L6-v2 on the CPU, loaded once per test session."""
+    return Embedder.default(device="cpu")
 
 
 @pytest.fixture
@@ -132,6 +143,26 @@ def rag_trace(
     }
     generation.update(llm)
     return [retrieval, generation]
+
+
+def llm_spans(
+    project_id: str, start_us: int, count: int, *, errors: int, latency_ms: int, cost: float = 0.0
+) -> list[dict[str, Any]]:
+    """``count`` LLM spans from ``start_us`` on, 1 ms apart, the first ``errors`` failed."""
+    return [
+        {
+            "project_id": project_id,
+            "trace_id": uuid.uuid4().hex,
+            "span_id": uuid.uuid4().hex[:16],
+            "name": "generate",
+            "kind": "llm",
+            "start_time": start_us + i * 1000,
+            "end_time": start_us + i * 1000 + latency_ms * 1000,
+            "status": "error" if i < errors else "ok",
+            "cost": cost,
+        }
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
@@ -242,3 +273,44 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+class Webhook:
+    """A loopback HTTP server recording the JSON bodies POSTed to it; the first
+    ``failures`` requests are answered 500."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.failures = failures
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                failing = hook.failures > 0
+                hook.failures -= 1
+                if not failing:
+                    hook.bodies.append(json.loads(body))
+                self.send_response(500 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop the server."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A webhook server that answers 2xx."""
+    hook = Webhook()
+    yield hook
+    hook.close()

@@ -3,85 +3,29 @@ delivered (and recorded) once, a healthy rule sends nothing, failing webhooks ar
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from haloscope.platform.db.models import AlertEvent
-from haloscope.platform.jobs.alert_rules import create_alert_rule
+from haloscope.platform.jobs.alert_rules import METRICS, create_alert_rule, install_default_rules
 from haloscope.platform.jobs.alerts import WebhookPolicy, evaluate_alerts
 from haloscope.platform.store import TraceStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.jobs.conftest import Webhook, llm_spans
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 FAST = WebhookPolicy(timeout_s=2.0, attempts=3, backoff_s=0.05)
-
-
-class Webhook:
-    """A loopback HTTP server recording the JSON bodies POSTed to it; the first
-    ``failures`` requests are answered 500."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.failures = failures
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                failing = hook.failures > 0
-                hook.failures -= 1
-                if not failing:
-                    hook.bodies.append(json.loads(body))
-                self.send_response(500 if failing else 204)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        """Stop the server."""
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    """A webhook server that answers 2xx."""
-    hook = Webhook()
-    yield hook
-    hook.close()
 
 
 def _spans(
     project_id: str, hours_ago: float, count: int, *, errors: int, latency_ms: int, cost: float
 ) -> list[dict[str, Any]]:
     start_us = int((NOW - timedelta(hours=hours_ago)).timestamp() * 1_000_000)
-    return [
-        {
-            "project_id": project_id,
-            "trace_id": uuid.uuid4().hex,
-            "span_id": uuid.uuid4().hex[:16],
-            "name": "generate",
-            "kind": "llm",
-            "start_time": start_us + i * 1000,
-            "end_time": start_us + i * 1000 + latency_ms * 1000,
-            "status": "error" if i < errors else "ok",
-            "cost": cost,
-        }
-        for i in range(count)
-    ]
+    return llm_spans(project_id, start_us, count, errors=errors, latency_ms=latency_ms, cost=cost)
 
 
 def _hallucination_scores(project_id: str, hallucinated: int, total: int) -> list[dict[str, Any]]:
@@ -185,3 +129,26 @@ def test_failing_webhooks_are_retried_and_recorded(
         assert [b["metric"] for b in flaky.bodies] == ["error_rate"]
     finally:
         flaky.close()
+
+
+def test_installed_defaults_use_their_seed_thresholds_and_a_7_day_average(
+    chdb_store: TraceStore, sessions: sessionmaker[Session], project: str, webhook: Webhook
+) -> None:
+    # Cost: 9 days ago 0.05 (outside the 7 days, ignored), 3 days ago 0.010, now 0.013 (1.3x
+    # the 7-day average: fires; with the old rows averaged in it would not). Errors 3 of 200
+    # (1.5% > 1%). p95 latency 190 ms against 100 ms (1.9x < 2x). Hallucinations 4% < 5%.
+    chdb_store.insert_spans(_spans(project, 9 * 24, 200, errors=0, latency_ms=100, cost=0.05))
+    chdb_store.insert_spans(_spans(project, 3 * 24, 200, errors=0, latency_ms=100, cost=0.010))
+    chdb_store.insert_spans(_spans(project, 2, 200, errors=3, latency_ms=190, cost=0.013))
+    chdb_store.insert_scores(_hallucination_scores(project, hallucinated=4, total=100))
+    with sessions() as session:
+        added = install_default_rules(session, project, [{"type": "webhook", "url": webhook.url}])
+        assert sorted(r.metric for r in added) == sorted(METRICS.keys() - {"drift"})
+        fired = evaluate_alerts(session, chdb_store, project, now=NOW, policy=FAST)
+        session.commit()
+    assert sorted(e.metric for e in fired) == ["cost_per_request", "error_rate"]
+    by_metric = {body["metric"]: body for body in webhook.bodies}
+    assert by_metric["cost_per_request"]["baseline"] == pytest.approx(0.010)
+    assert by_metric["cost_per_request"]["limit"] == pytest.approx(0.012)
+    assert by_metric["error_rate"]["value"] == pytest.approx(0.015)
+    assert by_metric["error_rate"]["rule"] == "error-rate"

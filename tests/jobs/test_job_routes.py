@@ -3,7 +3,7 @@ history, each scoped to the key's project."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -129,6 +129,85 @@ def test_drift_reports_are_listed_and_scoped(live_api: LiveApi, keys: ProjectKey
         assert report["drifted"] == []
         assert other.get("/drift-reports").json()["data"] == []
         _error(other.get(f"/drift-reports/{report_id}"), 404)
+
+
+def test_drift_baseline_is_pinned_shown_and_cleared_per_project(
+    live_api: LiveApi, keys: ProjectKeys
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=8)
+    window = {"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()}
+    with _client(live_api, keys) as api, _client(live_api, live_api.new_project()) as other:
+        assert api.get("/drift-baseline").json() == {"baseline": None}
+        pinned = api.put("/drift-baseline", json={**window, "note": "launch"})
+        assert pinned.status_code == 200, pinned.text
+        shown = api.get("/drift-baseline").json()["baseline"]
+        assert (shown["start"], shown["end"], shown["note"]) == (
+            window["start"],
+            window["end"],
+            "launch",
+        )
+        assert other.get("/drift-baseline").json() == {"baseline": None}
+        _error(other.delete("/drift-baseline"), 404)
+
+        queued = api.post("/drift-reports", json={"window_hours": 6})
+        assert queued.status_code == 202, queued.text
+        assert queued.json()["baseline"] == {"start": window["start"], "end": window["end"]}
+
+        assert api.delete("/drift-baseline").status_code == 204
+        assert api.get("/drift-baseline").json() == {"baseline": None}
+        assert "no drift baseline" in _error(api.delete("/drift-baseline"), 404)
+        previous = api.post("/drift-reports")
+        assert previous.status_code == 202, previous.text
+        windows = previous.json()
+        assert windows["baseline"]["end"] == windows["current"]["start"]
+        assert "end" in _error(api.post("/drift-reports", json={"end": "2025-01-01T00:00"}), 400)
+        assert "window_hours" in _error(api.post("/drift-reports", json={"window_hours": 0}), 400)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"start": "2025-01-02T00:00:00Z", "end": "2025-01-01T00:00:00Z"}, "start before"),
+        ({"start": "2025-01-01T00:00:00", "end": "2025-01-02T00:00:00"}, "time zone"),
+        ({"start": "2025-01-01T00:00:00Z", "end": "2999-01-01T00:00:00Z"}, "in the past"),
+        ({"start": "2024-01-01T00:00:00Z", "end": "2025-01-01T00:00:00Z"}, "at most 90 days"),
+        ({"start": "yesterday", "end": "2025-01-01T00:00:00Z"}, "start"),
+        ({"start": "2025-01-01T00:00:00Z"}, "end"),
+    ],
+)
+def test_bad_drift_baselines_are_refused_with_reasons(
+    live_api: LiveApi, keys: ProjectKeys, body: dict[str, Any], reason: str
+) -> None:
+    with _client(live_api, keys) as api:
+        assert reason in _error(api.put("/drift-baseline", json=body), 400)
+        assert api.get("/drift-baseline").json() == {"baseline": None}
+
+
+def test_default_alert_rules_are_added_once(live_api: LiveApi, keys: ProjectKeys) -> None:
+    with _client(live_api, keys) as api:
+        added = api.post("/alert-rules/defaults", json={"factual": False})
+        assert added.status_code == 201, added.text
+        assert [r["metric"] for r in added.json()["data"]] == [
+            "cost_per_request",
+            "p95_latency_ms",
+            "error_rate",
+        ]
+        rest = api.post("/alert-rules/defaults").json()["data"]
+        assert [(r["name"], r["threshold"], r["relative"]) for r in rest] == [
+            ("hallucination-rate", 0.05, False)
+        ]
+        assert api.post("/alert-rules/defaults").json()["data"] == []
+        rules = {r["name"]: r for r in api.get("/alert-rules").json()["data"]}
+        assert {
+            n: (r["threshold"], r["relative"], r["baseline_days"]) for n, r in rules.items()
+        } == {
+            "cost-per-request": (1.2, True, 7),
+            "error-rate": (0.01, False, 7),
+            "hallucination-rate": (0.05, False, 7),
+            "p95-latency": (2.0, True, 7),
+        }
+        bad = {"channels": [{"type": "webhook", "url": "nope"}]}
+        assert "channels[0].url" in _error(api.post("/alert-rules/defaults", json=bad), 400)
 
 
 def test_alert_rules_crud_defaults_and_history(live_api: LiveApi, keys: ProjectKeys) -> None:

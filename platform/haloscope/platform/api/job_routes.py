@@ -7,6 +7,7 @@ report answers 404.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from typing import Annotated, Any
 
 from celery import Celery
@@ -15,10 +16,10 @@ from haloscope.platform.api.auth import authenticated_project
 from haloscope.platform.api.context import ApiContext, api_context
 from haloscope.platform.api.errors import ApiError
 from haloscope.platform.db.models import DriftReportRecord, SamplingRule, SamplingRun
-from haloscope.platform.jobs import alert_rules, drift_job, rules
+from haloscope.platform.jobs import alert_rules, baselines, drift_job, rules
 from haloscope.platform.jobs.celery_app import create_celery_app
 from haloscope.platform.jobs.sampling import run_as_dict
-from haloscope.platform.jobs.tasks import start_sampling_run
+from haloscope.platform.jobs.tasks import start_drift_report, start_sampling_run
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -85,6 +86,21 @@ class SamplingRuleChanges(_Strict):
     enabled: bool | None = None
 
 
+class DriftBaselineBody(_Strict):
+    """A window to pin as the project's drift baseline (ISO 8601 times with a zone)."""
+
+    start: datetime
+    end: datetime
+    note: str = Field("", max_length=500)
+
+
+class DriftRunBody(_Strict):
+    """A drift report to compute now: the ``window_hours`` before ``end`` (default: now)."""
+
+    window_hours: int = Field(24, ge=1, le=24 * 31)
+    end: datetime | None = None
+
+
 class AlertRuleBody(_Strict):
     """A new alert rule; ``threshold``/``relative`` default to the metric's defaults."""
 
@@ -96,6 +112,13 @@ class AlertRuleBody(_Strict):
     baseline_days: int = 7
     channels: list[dict[str, Any]] = Field(default_factory=lambda: [{"type": "log"}])
     enabled: bool = True
+
+
+class DefaultAlertRulesBody(_Strict):
+    """Where the default rules notify, and whether the app is factual (hallucination rule)."""
+
+    channels: list[dict[str, Any]] = Field(default_factory=lambda: [{"type": "log"}])
+    factual: bool = True
 
 
 class AlertRuleChanges(_Strict):
@@ -247,6 +270,53 @@ def get_drift_report(report_id: str, project_id: Project, sessions: Sessions) ->
         return drift_job.report_as_dict(report)
 
 
+@router.post("/drift-reports", status_code=202)
+def trigger_drift_report(
+    project_id: Project, sessions: Sessions, celery: CeleryApp, body: DriftRunBody | None = None
+) -> dict[str, Any]:
+    """Compute a drift report now (against the pinned baseline or the previous window); it
+    appears under ``GET /drift-reports`` when done."""
+    body = body or DriftRunBody()
+    if body.end is not None and body.end.tzinfo is None:
+        raise ApiError(400, "end has no time zone; add Z or +00:00")
+    windows = start_drift_report(
+        celery, sessions, project_id, end=body.end, window_hours=body.window_hours
+    )
+    return {"status": "queued", **windows.as_dict()}
+
+
+@router.get("/drift-baseline")
+def get_drift_baseline(project_id: Project, sessions: Sessions) -> dict[str, Any]:
+    """The project's pinned drift baseline (``null`` when drift compares the previous window)."""
+    with sessions() as session:
+        pinned = baselines.get_baseline(session, project_id)
+        return {"baseline": None if pinned is None else baselines.baseline_as_dict(pinned)}
+
+
+@router.put("/drift-baseline")
+def pin_drift_baseline(
+    body: DriftBaselineBody, project_id: Project, sessions: Sessions
+) -> dict[str, Any]:
+    """Pin ``[start, end)`` as the baseline of the project's drift reports (replaces one)."""
+    with sessions() as session:
+        try:
+            pinned = baselines.pin_baseline(session, project_id, body.start, body.end, body.note)
+        except baselines.BaselineError as exc:
+            raise ApiError(400, str(exc)) from exc
+        session.commit()
+        return {"baseline": baselines.baseline_as_dict(pinned)}
+
+
+@router.delete("/drift-baseline", status_code=204)
+def clear_drift_baseline(project_id: Project, sessions: Sessions) -> Response:
+    """Unpin the baseline: drift reports compare the previous window again."""
+    with sessions() as session:
+        if not baselines.clear_baseline(session, project_id):
+            raise ApiError(404, "no drift baseline is pinned for this project")
+        session.commit()
+    return Response(status_code=204)
+
+
 def _alert_rule(session: Session, project_id: str, rule: str) -> Any:
     found = alert_rules.find_alert_rule(session, project_id, rule)
     if found is None:
@@ -276,6 +346,24 @@ def create_alert_rule(
             raise ApiError(400, str(exc)) from exc
         session.commit()
         return alert_rules.alert_rule_as_dict(rule)
+
+
+@router.post("/alert-rules/defaults", status_code=201)
+def install_default_alert_rules(
+    project_id: Project, sessions: Sessions, body: DefaultAlertRulesBody | None = None
+) -> dict[str, Any]:
+    """Add the default rules the project lacks (hallucination > 5% for factual apps, cost per
+    request > 1.2 x its 7-day average, p95 latency > 2 x baseline, error rate > 1%)."""
+    body = body or DefaultAlertRulesBody()
+    with sessions() as session:
+        try:
+            added = alert_rules.install_default_rules(
+                session, project_id, body.channels, factual=body.factual
+            )
+        except alert_rules.AlertRuleError as exc:
+            raise ApiError(400, str(exc)) from exc
+        session.commit()
+        return {"data": [alert_rules.alert_rule_as_dict(r) for r in added]}
 
 
 @router.get("/alert-rules")

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from haloscope.platform.cli import admin, evals, jobs, server, users
+from haloscope.platform.cli import admin, evals, jobs, monitoring, server, users
 from haloscope.platform.config import ConfigError
 
 
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin.register(sub)
     users.register(sub)
     jobs.register(sub)
+    monitoring.register(sub)
     evals.register(sub)
     return parser
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -318,7 +319,9 @@ class DriftReportRecord(Base):
     """A stored drift comparison of a project: current window against a baseline window.
 
     ``features`` maps each feature to its verdict and statistics; ``drifted`` lists those
-    whose status is ``drift``.
+    whose status is ``drift``; ``baseline_pinned`` says whether the baseline was a pinned window
+    (a :class:`DriftBaseline` or one given to the task) rather than the window before the
+    current one.
     """
 
     __tablename__ = "drift_reports"
@@ -331,8 +334,24 @@ class DriftReportRecord(Base):
     current_end: Mapped[datetime]
     baseline_start: Mapped[datetime]
     baseline_end: Mapped[datetime]
+    baseline_pinned: Mapped[bool] = mapped_column(default=False, server_default=false())
     drifted: Mapped[list[Any]] = mapped_column(JSON)
     features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DriftBaseline(Base):
+    """A project's pinned drift baseline: the window ``[start, end)`` every drift report
+    compares its current window against, instead of the window before it."""
+
+    __tablename__ = "drift_baselines"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

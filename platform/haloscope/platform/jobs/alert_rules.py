@@ -30,6 +30,14 @@ METRICS: dict[str, MetricDefault] = {
     "cost_per_request": MetricDefault(1.2, True, "mean cost per trace"),
     "drift": MetricDefault(0.0, False, "drifted features in the latest drift report"),
 }
+# The default rule set (metric, rule name): hallucination rate > 5% (factual apps only), cost
+# per request > 1.2 x its 7-day average, p95 latency > 2 x baseline, error rate > 1%.
+DEFAULT_RULES: tuple[tuple[str, str], ...] = (
+    ("hallucination_rate", "hallucination-rate"),
+    ("cost_per_request", "cost-per-request"),
+    ("p95_latency_ms", "p95-latency"),
+    ("error_rate", "error-rate"),
+)
 CHANNEL_TYPES = ("webhook", "log")
 EDITABLE = ("name", "threshold", "relative", "window_hours", "baseline_days", "channels", "enabled")
 
@@ -105,6 +113,28 @@ def create_alert_rule(
     session.add(rule)
     session.flush()
     return rule
+
+
+def install_default_rules(
+    session: Session,
+    project_id: str,
+    channels: Any = ({"type": "log"},),
+    *,
+    factual: bool = True,
+) -> list[AlertRule]:
+    """Add the default rules (:data:`DEFAULT_RULES`, with the metrics' default thresholds, a
+    24-hour window and a 7-day baseline) that the project lacks; the hallucination-rate rule
+    only for a ``factual`` app. Returns the rules added (the caller commits)."""
+    channels = normalize_channels(list(channels))
+    added = []
+    for metric, name in DEFAULT_RULES:
+        if metric == "hallucination_rate" and not factual:
+            continue
+        if find_alert_rule(session, project_id, name) is None:
+            added.append(
+                create_alert_rule(session, project_id, name=name, metric=metric, channels=channels)
+            )
+    return added
 
 
 def update_alert_rule(session: Session, rule: AlertRule, changes: Mapping[str, Any]) -> AlertRule:

@@ -7,8 +7,6 @@ work goes to the ``judge`` queue, so judge workers (GPU machines) can run apart 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from celery import Celery
@@ -22,7 +20,7 @@ EMBEDDED_BROKER_FILE = "broker.sqlite"
 
 @dataclass(frozen=True)
 class JobOptions:
-    """Scheduling and reliability knobs, from ``HALOSCOPE_JOBS_*`` environment variables.
+    """Scheduling and reliability knobs (``Settings.jobs_*``, from ``HALOSCOPE_JOBS_*``).
 
     ``visibility_timeout_s``: seconds after which Redis redelivers a message whose worker
     vanished without acknowledging it. ``daily_hour_utc``: when the daily sampling job runs.
@@ -35,20 +33,14 @@ class JobOptions:
     worker_concurrency: int = 1
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> JobOptions:
-        """Options with ``HALOSCOPE_JOBS_<FIELD>`` overrides applied."""
-        env = os.environ if env is None else env
-        values = {}
-        for name in cls.__dataclass_fields__:
-            raw = env.get(f"HALOSCOPE_JOBS_{name.upper()}")
-            if raw is not None:
-                try:
-                    values[name] = int(raw)
-                except ValueError as exc:
-                    raise ValueError(
-                        f"HALOSCOPE_JOBS_{name.upper()}={raw!r} is not an integer"
-                    ) from exc
-        return cls(**values)
+    def from_settings(cls, settings: Settings) -> JobOptions:
+        """The ``jobs_*`` fields of ``settings``."""
+        return cls(
+            visibility_timeout_s=settings.jobs_visibility_timeout_s,
+            daily_hour_utc=settings.jobs_daily_hour_utc,
+            judge_time_limit_s=settings.jobs_judge_time_limit_s,
+            worker_concurrency=settings.jobs_worker_concurrency,
+        )
 
 
 def broker_url(settings: Settings) -> str:
@@ -62,7 +54,7 @@ def broker_url(settings: Settings) -> str:
 
 def create_celery_app(settings: Settings, options: JobOptions | None = None) -> Celery:
     """A Celery app for ``settings`` with Haloscope's tasks registered."""
-    options = options or JobOptions.from_env()
+    options = options or JobOptions.from_settings(settings)
     url = broker_url(settings)
     app = Celery("haloscope", broker=url, set_as_current=False)
     daily = crontab(minute=0, hour=options.daily_hour_utc)

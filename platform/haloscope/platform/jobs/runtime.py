@@ -18,12 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 @dataclass
 class JobRuntime:
-    """The stores and shared models jobs run against."""
+    """The stores and shared models jobs run against.
+
+    ``judge_lock`` serialises judge calls between the threads of one process (the embedded
+    worker's thread pool): the judge engine schedules one batch at a time and is not safe to
+    drive from two threads at once; it batches each call internally, so nothing is lost.
+    """
 
     settings: Settings
     store: TraceStore
     sessionmaker: sessionmaker[Session]
     resources: Resources = field(default_factory=Resources)
+    judge_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 _lock = threading.Lock()

@@ -4,7 +4,7 @@ a store or the broker is briefly unavailable."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from celery import Celery, Task
@@ -19,6 +19,7 @@ from haloscope.platform.db.models import (
 )
 from haloscope.platform.jobs import sampling
 from haloscope.platform.jobs.alerts import evaluate_alerts
+from haloscope.platform.jobs.baselines import report_windows
 from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
 from haloscope.platform.jobs.runtime import get_runtime
 from haloscope.platform.store.base import StoreError
@@ -52,6 +53,28 @@ def start_sampling_run(
         run_id = run.id
     app.send_task("haloscope.plan_sampling_run", args=[run_id])
     return run_id
+
+
+def start_drift_report(
+    app: Celery,
+    sessions: sessionmaker[Session],
+    project_id: str,
+    *,
+    end: datetime | None = None,
+    window_hours: int = 24,
+) -> DriftWindows:
+    """Enqueue the project's drift report of the ``window_hours`` before ``end`` (default:
+    now); return the windows it will compare (its pinned baseline, or the previous window).
+    The baseline is resolved here and sent with the task, so the report compares exactly
+    these windows even if the pin changes before a worker runs it."""
+    end = end or utcnow()
+    with sessions() as session:
+        windows, pinned = report_windows(session, project_id, end, window_hours)
+    kwargs: dict[str, Any] = {"end": end.isoformat(), "window_hours": window_hours}
+    if pinned:
+        kwargs["baseline"] = [windows.baseline_start.isoformat(), windows.baseline_end.isoformat()]
+    app.send_task("haloscope.drift_report", args=[project_id], kwargs=kwargs)
+    return windows
 
 
 def register(app: Celery) -> None:
@@ -126,16 +149,25 @@ def register(app: Celery) -> None:
         baseline: tuple[str, str] | None = None,
     ) -> str:
         """Store the project's drift report of the ``window_hours`` before ``end`` (ISO)
-        against the previous window or the pinned ``baseline`` (ISO start, end); a
-        redelivered task returns the report already stored for these windows."""
-        windows = drift_windows(datetime.fromisoformat(end), window_hours, baseline)
+        against ``baseline`` (ISO start, end), the project's pinned baseline or the previous
+        window; a redelivered task returns the report already stored for these windows."""
         runtime = get_runtime()
         try:
             with runtime.sessionmaker() as session:
+                windows, pinned = report_windows(
+                    session, project_id, datetime.fromisoformat(end), window_hours, baseline
+                )
                 existing = find_drift_report(session, project_id, windows)
                 if existing is not None:
                     return existing
-                record = run_drift_job(session, runtime.store, project_id, windows)
+                record = run_drift_job(
+                    session,
+                    runtime.store,
+                    project_id,
+                    windows,
+                    embedder=runtime.resources.embedder,
+                    pinned=pinned,
+                )
                 session.commit()
                 report_id = record.id
         except RETRYABLE as exc:
@@ -164,16 +196,6 @@ def register(app: Celery) -> None:
         except RETRYABLE as exc:
             _retry(self, exc)
         return fired
-
-
-def drift_windows(
-    end: datetime, window_hours: int, baseline: tuple[str, str] | None
-) -> DriftWindows:
-    """The previous-window comparison, or the current window against a pinned baseline."""
-    if baseline is None:
-        return DriftWindows.previous(end, window_hours)
-    start, stop = (datetime.fromisoformat(value) for value in baseline)
-    return DriftWindows(end - timedelta(hours=window_hours), end, start, stop)
 
 
 def find_drift_report(session: Session, project_id: str, windows: DriftWindows) -> str | None:
