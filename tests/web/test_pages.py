@@ -172,19 +172,15 @@ def test_unknown_trace_is_404(
     assert response.status_code == 404
 
 
-def test_feature_pages_say_what_is_not_available(
+def test_evaluations_page_shows_score_distributions(
     seeded: tuple[str, SeededProject, dict[str, str]],
     client_for: Callable[[str], httpx.Client],
 ) -> None:
     email, project, _ = seeded
-    client = client_for(email)
-    base = f"/projects/{project.project_id}"
-    drift = client.get(f"{base}/drift").text
-    assert "Drift detection is not available yet" in drift
-    assert "<svg" not in drift
-    datasets = client.get(f"{base}/datasets").text
-    assert "not available yet" in datasets
-    evaluations = client.get(f"{base}/evaluations", params={"range": "24h"}).text
-    assert "Sampling rules and sampling runs are not available yet" in evaluations
+    evaluations = (
+        client_for(email)
+        .get(f"/projects/{project.project_id}/evaluations", params={"range": "24h"})
+        .text
+    )
     assert "Distribution of hallucination.rag scores" in evaluations
     assert "Distribution of faithfulness scores" in evaluations

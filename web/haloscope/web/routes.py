@@ -11,7 +11,15 @@ from haloscope.platform.config import Settings
 from haloscope.platform.store import TraceStore
 from haloscope.web.context import DashboardContext
 from haloscope.web.errors import install_page_error_handlers
-from haloscope.web.pages import auth_pages, feature_pages, key_pages, overview_page, trace_pages
+from haloscope.web.pages import (
+    auth_pages,
+    dataset_pages,
+    drift_page,
+    evaluation_pages,
+    key_pages,
+    overview_page,
+    trace_pages,
+)
 from haloscope.web.security import install_security_headers
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,5 +40,13 @@ def mount_dashboard(
     install_page_error_handlers(app)
     install_security_headers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
-    for module in (auth_pages, overview_page, trace_pages, key_pages, feature_pages):
+    for module in (
+        auth_pages,
+        overview_page,
+        trace_pages,
+        key_pages,
+        evaluation_pages,
+        drift_page,
+        dataset_pages,
+    ):
         app.include_router(module.router)

@@ -1,6 +1,4 @@
-"""Evaluations, Drift, and Datasets & eval runs. Sampling rules and runs, drift statistics and
-the CI gate's datasets and runs are not built yet: the pages say so, and show only what the
-store really holds (score distributions)."""
+"""Evaluations: score distributions per score name (sampling rules and runs to come)."""
 
 from __future__ import annotations
 
@@ -43,15 +41,3 @@ def evaluations(
         summary=summary,
         charts=charts,
     )
-
-
-@router.get("/projects/{project_id}/drift", response_class=HTMLResponse)
-def drift(request: Request, scope: Scope) -> HTMLResponse:
-    """Drift detection is not available yet."""
-    return render_page(request, "drift.html", scope, "drift")
-
-
-@router.get("/projects/{project_id}/datasets", response_class=HTMLResponse)
-def datasets(request: Request, scope: Scope) -> HTMLResponse:
-    """Datasets and CI eval runs are not available yet."""
-    return render_page(request, "datasets.html", scope, "datasets")
