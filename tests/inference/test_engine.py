@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -105,6 +106,18 @@ def test_batch_composition_and_chunking_do_not_change_outputs(tiny_loaded) -> No
     chunked = _outputs(_engine(tiny_loaded, max_num_batched_tokens=7).generate(prompts, GREEDY))
     for other in (alone, reversed_, chunked):
         _assert_same(together, other)
+
+
+def test_calls_from_several_threads_take_turns_and_match_sequential_calls(tiny_loaded) -> None:
+    engine = _engine(tiny_loaded)
+    prompts = _prompts(4)
+    sequential = [_outputs(engine.generate(prompts[i : i + 2], GREEDY)) for i in (0, 2)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(engine.generate, prompts[i : i + 2], GREEDY) for i in (0, 2, 0, 2)]
+        concurrent = [_outputs(f.result(timeout=120)) for f in futures]
+    for index, outputs in enumerate(concurrent):
+        _assert_same(sequential[index % 2], outputs)
+    assert engine.blocks.num_free == engine.cache.num_blocks
 
 
 def test_block_manager_shares_prefixes_and_evicts_lru() -> None:

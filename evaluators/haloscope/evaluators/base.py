@@ -20,21 +20,34 @@ class Resources:
     """Models shared by evaluators, loaded on first use unless given.
 
     Pass an engine (any :class:`~haloscope.inference.JudgeEngine` backend) or an embedder to
-    reuse one across evaluators; otherwise the packaged defaults are loaded lazily (the torch
-    engine with SmolLM2-135M-Instruct, all-MiniLM-L6-v2).
+    reuse one across evaluators; otherwise they are loaded lazily: the engine from ``backend``,
+    ``model`` and ``engine_options`` (default: the torch engine with SmolLM2-135M-Instruct),
+    the embedder from the packaged all-MiniLM-L6-v2.
     """
 
-    def __init__(self, engine: JudgeEngine | None = None, embedder: Embedder | None = None):
+    def __init__(
+        self,
+        engine: JudgeEngine | None = None,
+        embedder: Embedder | None = None,
+        *,
+        backend: str = "torch",
+        model: str | None = None,
+        engine_options: Mapping[str, Any] | None = None,
+    ):
         self._engine = engine
         self._embedder = embedder
+        self._backend = backend
+        self._model = model
+        self._engine_options = dict(engine_options or {})
 
     @property
     def engine(self) -> JudgeEngine:
-        """The judge engine (default: ``load_engine("torch")``)."""
+        """The judge engine: ``load_engine(backend, model, **engine_options)`` on first use
+        (default: the torch engine with the packaged SmolLM2)."""
         if self._engine is None:
             from haloscope.inference import load_engine
 
-            self._engine = load_engine("torch")
+            self._engine = load_engine(self._backend, self._model, **self._engine_options)
         return self._engine
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -29,7 +30,11 @@ from haloscope.inference.sequence import Sequence as Seq
 
 
 class TorchJudgeEngine(JudgeEngine):
-    """Runs a Llama-family judge with a paged KV cache, prefix caching and continuous batching."""
+    """Runs a Llama-family judge with a paged KV cache, prefix caching and continuous batching.
+
+    Safe to call from several threads: calls take turns on the one scheduler and KV cache (each
+    call is batched internally, so concurrent callers lose no throughput by waiting).
+    """
 
     def __init__(self, loaded: LoadedModel, config: EngineConfig | None = None) -> None:
         config = config or EngineConfig()
@@ -54,6 +59,7 @@ class TorchJudgeEngine(JudgeEngine):
             config.max_model_len or loaded.config.max_position_embeddings,
             loaded.config.max_position_embeddings,
         )
+        self._busy = threading.Lock()
 
     @classmethod
     def from_path(cls, model: str, **options: object) -> TorchJudgeEngine:
@@ -67,8 +73,9 @@ class TorchJudgeEngine(JudgeEngine):
     def score_choices(self, prompts: Sequence[JudgePrompt], choices: Sequence[str]) -> ScoreResult:
         """Next-token probabilities of each choice's first token, normalised over the choices."""
         choice_ids = self._first_tokens(choices)
-        seqs, errors = self._make_sequences(prompts, SamplingParams(max_tokens=1), choice_ids)
-        stats = self._run(seqs, len(prompts))
+        with self._busy:
+            seqs, errors = self._make_sequences(prompts, SamplingParams(max_tokens=1), choice_ids)
+            stats = self._run(seqs, len(prompts))
         scores = [ChoiceScores(error=error) for error in errors]
         for seq in seqs:
             logprobs = torch.tensor(seq.score_logprobs)
@@ -81,8 +88,9 @@ class TorchJudgeEngine(JudgeEngine):
 
     def generate(self, prompts: Sequence[JudgePrompt], params: SamplingParams) -> GenerateResult:
         """Decode each prompt with ``params``; returns texts, token ids and their logprobs."""
-        seqs, errors = self._make_sequences(prompts, params, None)
-        stats = self._run(seqs, len(prompts))
+        with self._busy:
+            seqs, errors = self._make_sequences(prompts, params, None)
+            stats = self._run(seqs, len(prompts))
         generations = [Generation(error=error) for error in errors]
         for seq in seqs:
             text = self.tokenizer.decode(seq.output_token_ids)
@@ -104,16 +112,17 @@ class TorchJudgeEngine(JudgeEngine):
     def prompt_logits(self, token_ids: Sequence[int]) -> torch.Tensor:
         """Logits at every position of ``token_ids`` ([n, vocab]) through the paged path."""
         seq = Seq(list(token_ids), SamplingParams(max_tokens=1), score_token_ids=())
-        if not self.blocks.allocate(seq, use_prefix_cache=False):
-            raise ValueError(f"{len(token_ids)} tokens do not fit in the KV cache")
-        try:
-            chunk = SequenceChunk(seq.num_computed_tokens, seq.num_uncomputed, seq.block_table)
-            batch = build_attention_batch([chunk], self.blocks.block_size, self.config.device)
-            ids = torch.tensor(seq.token_ids[chunk.start :], device=self.config.device)
-            rows = torch.arange(chunk.num_new, device=self.config.device)
-            return self.model.forward(ids, batch, self.cache, rows).float().cpu()
-        finally:
-            self.blocks.free(seq)
+        with self._busy:
+            if not self.blocks.allocate(seq, use_prefix_cache=False):
+                raise ValueError(f"{len(token_ids)} tokens do not fit in the KV cache")
+            try:
+                chunk = SequenceChunk(seq.num_computed_tokens, seq.num_uncomputed, seq.block_table)
+                batch = build_attention_batch([chunk], self.blocks.block_size, self.config.device)
+                ids = torch.tensor(seq.token_ids[chunk.start :], device=self.config.device)
+                rows = torch.arange(chunk.num_new, device=self.config.device)
+                return self.model.forward(ids, batch, self.cache, rows).float().cpu()
+            finally:
+                self.blocks.free(seq)
 
     def _first_tokens(self, choices: Sequence[str]) -> tuple[int, ...]:
         if not choices:

@@ -56,10 +56,10 @@ class Settings:
     broker_url: str = ""
     # Judge engine for jobs: backend "torch" (embedded), "vllm" (GPU) or "openai" (an
     # OpenAI-compatible endpoint at judge_base_url); model empty means the packaged SmolLM2
-    # (required for openai); device for the torch backend ("cpu", "cuda", "auto").
+    # (required for openai); device for the torch backend ("auto" picks CUDA when present).
     judge_backend: str = "torch"
     judge_model: str = ""
-    judge_device: str = "cpu"
+    judge_device: str = "auto"
     judge_base_url: str = ""
     # Jobs: broker redelivery timeout, the daily sampling hour, the hard time limit of one
     # judge batch (soft limit 90%), and worker concurrency.

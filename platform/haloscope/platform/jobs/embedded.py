@@ -16,7 +16,7 @@ from celery.worker import WorkController
 from haloscope.platform.config import Settings
 from haloscope.platform.db.models import SamplingRun
 from haloscope.platform.jobs.celery_app import DEFAULT_QUEUE, JUDGE_QUEUE, create_celery_app
-from haloscope.platform.jobs.runtime import JobRuntime, install_runtime
+from haloscope.platform.jobs.runtime import JobRuntime, install_runtime, judge_resources
 from haloscope.platform.store import TraceStore
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,7 +89,7 @@ def start_embedded_jobs(settings: Settings, store: TraceStore) -> EmbeddedJobs:
     from haloscope.platform.db.engine import make_engine, make_sessionmaker
 
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
-    install_runtime(JobRuntime(settings, store, sessions))
+    install_runtime(JobRuntime(settings, store, sessions, judge_resources(settings)))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_celery_app(settings)
     jobs = EmbeddedJobs(app, beat_schedule_file=settings.data_dir / "celerybeat-schedule")

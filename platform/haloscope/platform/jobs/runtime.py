@@ -18,18 +18,27 @@ from sqlalchemy.orm import Session, sessionmaker
 
 @dataclass
 class JobRuntime:
-    """The stores and shared models jobs run against.
-
-    ``judge_lock`` serialises judge calls between the threads of one process (the embedded
-    worker's thread pool): the judge engine schedules one batch at a time and is not safe to
-    drive from two threads at once; it batches each call internally, so nothing is lost.
-    """
+    """The stores and shared models jobs run against."""
 
     settings: Settings
     store: TraceStore
     sessionmaker: sessionmaker[Session]
     resources: Resources = field(default_factory=Resources)
-    judge_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def judge_resources(settings: Settings) -> Resources:
+    """Evaluator resources whose judge engine is the configured one (loaded on first use):
+    the torch engine on ``judge_device``, vLLM, or an OpenAI-compatible endpoint."""
+    options: dict[str, str] = {}
+    if settings.judge_backend == "torch":
+        options["device"] = settings.judge_device
+    elif settings.judge_backend == "openai":
+        options["base_url"] = settings.judge_base_url
+    return Resources(
+        backend=settings.judge_backend,
+        model=settings.judge_model or None,
+        engine_options=options,
+    )
 
 
 _lock = threading.Lock()
@@ -41,7 +50,7 @@ def build_runtime(settings: Settings) -> JobRuntime:
     from haloscope.platform.db.engine import make_engine, make_sessionmaker
 
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
-    return JobRuntime(settings, open_store(settings), sessions)
+    return JobRuntime(settings, open_store(settings), sessions, judge_resources(settings))
 
 
 def install_runtime(runtime: JobRuntime | None) -> None:

@@ -194,8 +194,7 @@ def judge_batch(runtime: JobRuntime, batch_id: str) -> BatchOutcome:
             resources=runtime.resources,
         )
         items = [eval_input(spans[k.span_id], documents.get(k.trace_id, ())) for k in present]
-        with runtime.judge_lock:
-            results = evaluator.evaluate(items)
+        results = evaluator.evaluate(items)
         rows = _score_rows(run, present, results)
         runtime.store.insert_scores(rows)
     outcome = BatchOutcome(

@@ -4,6 +4,7 @@ a store or the broker is briefly unavailable."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from haloscope.platform.jobs.baselines import report_windows
 from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
 from haloscope.platform.jobs.runtime import get_runtime
 from haloscope.platform.store.base import StoreError
+from haloscope.platform.store.overview_rollup import refresh_rollup
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -196,6 +198,16 @@ def register(app: Celery) -> None:
         except RETRYABLE as exc:
             _retry(self, exc)
         return fired
+
+    @app.task(name="haloscope.refresh_overview_rollup", **common)
+    def refresh_overview_rollup(self: Task) -> int:
+        """Recompute the dashboard overview rollup of every project's closed hours and days
+        whose spans changed (the overview also refreshes what it reads, so this only keeps
+        first page views fast); returns how many project-hours hold spans."""
+        try:
+            return refresh_rollup(get_runtime().store.driver, time.time_ns() // 1000)
+        except RETRYABLE as exc:
+            _retry(self, exc)
 
 
 def find_drift_report(session: Session, project_id: str, windows: DriftWindows) -> str | None:
