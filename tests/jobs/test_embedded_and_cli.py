@@ -5,12 +5,12 @@ rules and runs, drift reports and the pinned baseline, alert rules and history).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from haloscope.evaluators import Resources
+from haloscope.evaluators import EvalInput, Evaluator, Outcome, Resources, register
 from haloscope.evaluators.embeddings import Embedder
 from haloscope.platform.cli.main import main
 from haloscope.platform.config import Settings
@@ -129,6 +129,43 @@ def test_cli_rule_and_run_on_the_embedded_worker(
         {"p": project_id, "r": run["id"]},
     )
     assert [row["value"] for row in values] == [0.0, 1.0, 1.0]
+
+
+@register
+class BrokenPlugin(Evaluator):
+    """A custom evaluator with a bug: every batch raises."""
+
+    name = "test_broken_plugin"
+    version = "1"
+    description = "Raises on every batch (a broken plugin)."
+
+    def score_batch(self, items: Sequence[EvalInput]) -> list[Outcome]:
+        raise RuntimeError("plugin bug")
+
+
+def test_a_batch_that_raises_fails_its_spans_and_the_run_still_completes(
+    embedded: EmbeddedJobs,
+    chdb_store: TraceStore,
+    sessions: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+    now_us: int,
+) -> None:
+    assert main(["project", "create", "broken-plugin", "--json"]) == 0
+    project_id = json.loads(capsys.readouterr().out)["id"]
+    rows = []
+    for position in range(3):
+        rows += rag_trace(project_id, now_us - (position + 1) * HOUR_US, "Paris.", "Paris.")
+    chdb_store.insert_spans(rows)
+    create = ["rules", "create", "--project", "broken-plugin", "--name", "broken", "--rate", "1"]
+    plugin = ["--kind", "llm", "--evaluator", "test_broken_plugin", "--batch-size", "2"]
+    assert main([*create, *plugin]) == 0
+    capsys.readouterr()
+    wait = ["--rule", "broken", "--wait", "60", "--json"]
+    status, out = _cli(capsys, "sample", "run", "--project", "broken-plugin", *wait)
+    run = json.loads(out)
+    assert status == 0
+    assert (run["status"], run["selected"], run["scored"], run["failed"]) == ("completed", 3, 0, 3)
+    assert "RuntimeError: plugin bug" in run["error"]
 
 
 def test_cli_refuses_bad_rules(embedded: EmbeddedJobs, capsys: pytest.CaptureFixture[str]) -> None:

@@ -245,6 +245,22 @@ def _complete_batch(
         session.commit()
 
 
+def fail_batch(runtime: JobRuntime, batch_id: str, error: str) -> BatchOutcome:
+    """Record a batch that gave up (an unexpected error, or retries spent): its spans count as
+    failed, the run keeps ``error``, and the run still completes when its other batches do."""
+    with runtime.sessionmaker() as session:
+        batch = session.get(SamplingBatch, batch_id)
+        if batch is None or batch.done:
+            return BatchOutcome(0, 0, 0, repeated=True)
+        run_id, outcome = batch.run_id, BatchOutcome(0, 0, len(batch.span_keys))
+        session.execute(
+            update(SamplingRun).where(SamplingRun.id == run_id).values(error=error[:2000])
+        )
+        session.commit()
+    _complete_batch(runtime, batch_id, run_id, outcome, 0.0)
+    return outcome
+
+
 def fail_run(runtime: JobRuntime, run_id: str, error: str) -> None:
     """Mark a run failed with ``error`` (its planning gave up)."""
     with runtime.sessionmaker() as session:

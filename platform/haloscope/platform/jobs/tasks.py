@@ -114,7 +114,14 @@ def register(app: Celery) -> None:
             log.warning("%s", exc)
             return {}
         except RETRYABLE as exc:
-            _retry(self, exc)
+            if self.request.retries < MAX_RETRIES:
+                _retry(self, exc)
+            sampling.fail_batch(get_runtime(), batch_id, f"judge batch {batch_id} failed: {exc}")
+            raise
+        except Exception as exc:  # a bug or a broken model: count the batch failed, go on
+            log.exception("judge batch %s failed", batch_id)
+            error = f"judge batch {batch_id} failed: {type(exc).__name__}: {exc}"
+            outcome = sampling.fail_batch(get_runtime(), batch_id, error)
         _alert_when_run_completed(self.app, batch_id)
         return {"scored": outcome.scored, "skipped": outcome.skipped, "failed": outcome.failed}
 
