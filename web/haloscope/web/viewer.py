@@ -26,8 +26,9 @@ class ProjectSummary:
     role: Role
 
     @property
-    def can_manage_keys(self) -> bool:
-        """Owners and members manage API keys; viewers only read."""
+    def can_edit(self) -> bool:
+        """Owners and members change project settings (API keys, sampling rules); viewers
+        only read."""
         return self.role in (Role.OWNER, Role.MEMBER)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from haloscope.evaluators import list_evaluators
-from haloscope.platform.db.models import Role, SamplingBatch, SamplingRule, SamplingRun
+from haloscope.platform.db.models import SamplingBatch, SamplingRule, SamplingRun
 from haloscope.platform.jobs import rules
 from haloscope.platform.store.base import SPAN_KINDS
 from haloscope.web.charts import bar_chart
@@ -60,7 +60,7 @@ def evaluations(
         charts=charts,
         rules=rule_list,
         runs=runs,
-        can_edit=_can_edit(scope),
+        can_edit=scope.project.can_edit,
     )
 
 
@@ -158,13 +158,9 @@ def _rule(db: Session, scope: ProjectScope, rule_id: str) -> SamplingRule:
     return rule
 
 
-def _can_edit(scope: ProjectScope) -> bool:
-    return scope.project.role != Role.VIEWER
-
-
 def _require_editor(scope: ProjectScope, csrf_token: str) -> None:
     check_csrf(scope.viewer.csrf_token, csrf_token)
-    if not _can_edit(scope):
+    if not scope.project.can_edit:
         raise PageError(403, "Viewers cannot change sampling rules; ask a project owner.")
 
 
@@ -187,7 +183,7 @@ def _rule_form(
         rule=rule,
         runs=runs or [],
         error=error,
-        can_edit=_can_edit(scope),
+        can_edit=scope.project.can_edit,
         span_kinds=sorted(SPAN_KINDS),
         evaluator_specs=list_evaluators(),
     )

@@ -47,7 +47,7 @@ def _keys_page(
 
 def _require_key_manager(scope: ProjectScope, csrf_token: str) -> None:
     check_csrf(scope.viewer.csrf_token, csrf_token)
-    if not scope.project.can_manage_keys:
+    if not scope.project.can_edit:
         raise PageError(403, "Viewers cannot manage API keys; ask a project owner.")
 
 
