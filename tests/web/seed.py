@@ -6,12 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
+import numpy as np
 import orjson
+from haloscope.evaluators.embeddings import Embedder
 from haloscope.platform.auth.api_keys import create_api_key, create_project
 from haloscope.platform.auth.users import add_member, create_user
+from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
 from haloscope.platform.store import TraceStore
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -198,3 +202,75 @@ def seed_support_bot(
         ]
     )
     return {"hallucinated": hallucinated, "faithful": faithful, "failed": failed}
+
+
+# --- Drift reports (the Drift page) --------------------------------------------------------
+
+DRIFT_SPANS_PER_WINDOW = 120
+DRIFT_QUESTIONS = ("How do I reset my password?", "Where is my parcel?", "Can I get a refund?")
+
+
+def _drift_window_spans(
+    project_id: str, start: datetime, rng: np.random.Generator, latency_ms: float, tokens: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """LLM spans spread over the hour after ``start`` with a faithfulness score each."""
+    spans, scores = [], []
+    base_us = int(start.timestamp() * 1_000_000)
+    for offset in rng.integers(0, 3_500_000_000, DRIFT_SPANS_PER_WINDOW):
+        start_us, span_id = base_us + int(offset), new_span_id()
+        total = int(rng.normal(tokens, tokens * 0.1))
+        span = {
+            "project_id": project_id,
+            "trace_id": new_trace_id(),
+            "span_id": span_id,
+            "name": "generate",
+            "kind": "llm",
+            "start_time": start_us,
+            "end_time": start_us + int(rng.normal(latency_ms, latency_ms * 0.1) * 1000),
+            "input": orjson.dumps({"question": str(rng.choice(DRIFT_QUESTIONS))}).decode(),
+            "output": "a" * int(rng.integers(200, 260)),
+            "total_tokens": total,
+            "cost": total * 1e-6,
+        }
+        spans.append(span)
+        scores.append(
+            {
+                "project_id": project_id,
+                "trace_id": span["trace_id"],
+                "span_id": span_id,
+                "timestamp": start_us,
+                "name": "faithfulness",
+                "value": float(rng.beta(8, 2)),
+                "source": "sampling",
+            }
+        )
+    return spans, scores
+
+
+def seed_drift_report(
+    store: TraceStore,
+    sessions: sessionmaker[Session],
+    project_id: str,
+    end: datetime,
+    *,
+    shifted: bool = True,
+    embedder: Embedder | None = None,
+) -> str:
+    """Spans and scores in two one-hour windows before ``end`` (latency and tokens doubled in
+    the current one when ``shifted``), then a report from the drift job itself
+    (``run_drift_job``; with ``embedder``, the ``input_embedding`` feature too). Returns the
+    report's id."""
+    windows = DriftWindows.previous(end, hours=1)
+    rng = np.random.default_rng(11)
+    baseline = _drift_window_spans(project_id, windows.baseline_start, rng, 800, 500)
+    factor = 2 if shifted else 1
+    current = _drift_window_spans(
+        project_id, windows.current_start, rng, 800 * factor, 500 * factor
+    )
+    store.insert_spans(baseline[0] + current[0])
+    store.insert_scores(baseline[1] + current[1])
+    with sessions.begin() as session:
+        record = run_drift_job(
+            session, store, project_id, windows, embedder=embedder, embedding_sample_size=24
+        )
+        return record.id

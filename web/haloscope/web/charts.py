@@ -96,19 +96,38 @@ def bar_chart(
     series_index: int = 0,
 ) -> Markup:
     """Vertical bars, one per x label."""
-    top = _y_max(values)
+    return grouped_bar_chart(label, x_labels, [Series("", values)], fmt, series_index)
+
+
+def grouped_bar_chart(
+    label: str,
+    x_labels: Sequence[str],
+    series: Sequence[Series],
+    fmt: Callable[[float], str] = lambda v: f"{v:,.0f}",
+    first_index: int = 0,
+    y_max: float | None = None,
+) -> Markup:
+    """Bars of every series side by side at each x label (e.g. a baseline and a current
+    histogram over the same bins), one colour class per series; ``None`` draws no bar.
+    ``y_max`` caps the axis (e.g. 1.0 for shares)."""
+    present = [v for s in series for v in s.values if v is not None]
+    top = _y_max(present) if y_max is None else min(_y_max(present), y_max)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(len(x_labels), 1)
-    css = f"series-{series_index % 6}"
+    width = step * 0.7 / max(len(series), 1)
     body = []
-    for i, value in enumerate(values):
-        height = plot_h * min(value / top, 1.0)
-        x = LEFT + step * i + step * 0.15
-        tip = escape(f"{x_labels[i]}: {fmt(value)}")
-        body.append(
-            f'<rect class="bar {css}" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
-            f'width="{step * 0.7:.1f}" height="{height:.1f}"><title>{tip}</title></rect>'
-        )
+    for index, one in enumerate(series):
+        css = f"series-{(first_index + index) % 6}"
+        for i, value in enumerate(one.values):
+            if value is None:
+                continue
+            height = plot_h * min(value / top, 1.0)
+            x = LEFT + step * i + step * 0.15 + width * index
+            tip = escape(" ".join(filter(None, (one.name, f"{x_labels[i]}: {fmt(value)}"))))
+            body.append(
+                f'<rect class="bar {css}" x="{x:.1f}" y="{TOP + plot_h - height:.1f}" '
+                f'width="{width:.1f}" height="{height:.1f}"><title>{tip}</title></rect>'
+            )
     return _frame(label, top, x_labels, fmt, "".join(body))
 
 
