@@ -1,6 +1,6 @@
-"""The overview from the hourly rollup equals the exact computation over the raw spans (exact
-figures equal, sketched ones within their stated accuracy), also after re-sent spans and spans
-arriving late for an hour that was already rolled up."""
+"""The overview from the hourly and daily rollups equals the exact computation over the raw
+spans (exact figures equal, sketched ones within their stated accuracy), also after re-sent
+spans and spans arriving late for an hour or a day that was already rolled up."""
 
 from __future__ import annotations
 
@@ -107,11 +107,28 @@ def seeded(trace_store: TraceStore, project_id: str) -> list[dict[str, Any]]:
 
 
 def rollup_rows(store: TraceStore, project_id: str) -> list[dict[str, Any]]:
-    return store.driver.query(
+    """The hourly rows, then the daily rows, as stored (FINAL)."""
+    hourly = store.driver.query(
         "SELECT toUnixTimestamp(hour) AS h, scope, model, span_count, source_version "
         "FROM span_hourly_rollup FINAL WHERE project_id = {p:String} ORDER BY h, scope, model",
         {"p": project_id},
     )
+    daily = store.driver.query(
+        "SELECT toString(day) AS d, scope, model, span_count, built_at "
+        "FROM span_daily_rollup FINAL WHERE project_id = {p:String} ORDER BY d, scope, model",
+        {"p": project_id},
+    )
+    return hourly + daily
+
+
+def daily_all_rows(store: TraceStore, project_id: str) -> dict[str, tuple[int, int]]:
+    """Per day of the daily rollup: the current 'all' row's span count and build time."""
+    rows = store.driver.query(
+        "SELECT toString(day) AS d, span_count, built_at FROM span_daily_rollup FINAL "
+        "WHERE project_id = {p:String} AND scope = 'all'",
+        {"p": project_id},
+    )
+    return {r["d"]: (int(r["span_count"]), int(r["built_at"])) for r in rows}
 
 
 def test_rollup_overview_matches_the_raw_spans(
@@ -120,6 +137,8 @@ def test_rollup_overview_matches_the_raw_spans(
     result = overview(trace_store.driver, project_id, *RANGE, NOW_US)
     assert not result.exact
     assert len(result.daily) == 4 and len(result.by_model) == 2
+    # The two whole closed days inside the range were read from daily rows.
+    assert sorted(daily_all_rows(trace_store, project_id)) == [r["day"] for r in result.daily[1:3]]
     assert result.totals[0]["count"] == sum(RANGE[0] <= r["start_time"] for r in seeded)
     assert_matches_raw(trace_store, project_id, result, stored_spans(seeded))
 
@@ -127,25 +146,40 @@ def test_rollup_overview_matches_the_raw_spans(
 def test_resent_and_late_spans_are_counted_once_after_the_hour_was_rolled_up(
     trace_store: TraceStore, project_id: str, seeded: list[dict[str, Any]]
 ) -> None:
+    # A model used by a single span of a whole day, which a re-send below takes away again.
+    rare = span_row(
+        project_id, "c".ljust(32, "0"), "rare", kind="llm", model="rare-model",
+        start_time=BASE_US + DAY_US + 10 * HOUR_US, end_time=BASE_US + DAY_US + 10 * HOUR_US + 9,
+    )  # fmt: skip
+    trace_store.insert_spans([rare])
     assert refresh_rollup(trace_store.driver, NOW_US) >= 70
     rolled = rollup_rows(trace_store, project_id)
+    days_before = daily_all_rows(trace_store, project_id)
+    assert len(days_before) == 3  # every whole closed day, day 0 included
     # Re-sent spans, some changed: a new model (its old model row must drop out), an error.
-    resent = [dict(r) for r in seeded[:90]]
+    resent = [dict(r) for r in seeded[:90]] + [{**rare, "model": "gpt-4o"}]
     for row in resent[::7]:
         if row["kind"] == "llm":
             row.update(model="gpt-4o-mini", status="error")
     trace_store.insert_spans(resent)
-    # Late spans for an hour of the first day, long closed and already rolled up.
+    # Late spans for an hour of the first, partial day and one of a whole day in the range, both
+    # long closed and already rolled up.
     late = traces(project_id, 40, random.Random(5), "b")
-    for row in late:
-        row["start_time"] = BASE_US + 20 * HOUR_US + row["start_time"] % HOUR_US
+    for n, row in enumerate(late):
+        day_start = BASE_US + (n % 2) * DAY_US
+        row["start_time"] = day_start + 20 * HOUR_US + row["start_time"] % HOUR_US
         row["end_time"] = row["start_time"] + 50_000
     trace_store.insert_spans(late)
 
     result = overview(trace_store.driver, project_id, *RANGE, NOW_US)
     assert {r["model"] for r in result.by_model} == {"gpt-4o", "claude-3-5-haiku", "gpt-4o-mini"}
-    assert_matches_raw(trace_store, project_id, result, stored_spans(seeded, resent, late))
+    spans = stored_spans(seeded, [rare], resent, late)
+    assert_matches_raw(trace_store, project_id, result, spans)
     assert rollup_rows(trace_store, project_id) != rolled
+    day_1 = day_of({"start_time": BASE_US + DAY_US})
+    count, built_at = daily_all_rows(trace_store, project_id)[day_1]
+    assert count == sum(day_of(s) == day_1 for s in spans)
+    assert built_at > days_before[day_1][1]
     # The job's recomputation is idempotent: once it ran, a repeat finds nothing to change.
     refresh_rollup(trace_store.driver, NOW_US)
     after = rollup_rows(trace_store, project_id)
@@ -166,3 +200,38 @@ def test_a_range_without_a_closed_hour_is_exact(
         raw["by_model"],
     )
     assert result.totals and result.totals[0]["count"] > 0
+
+
+def test_a_late_span_ingested_with_an_older_time_than_its_day_still_rebuilds_the_day(
+    trace_store: TraceStore, project_id: str
+) -> None:
+    day = BASE_US + DAY_US
+    for n, hour in enumerate((3, 20)):  # two inserts: hour 20's version is the newer one
+        start = day + hour * HOUR_US
+        trace_store.insert_spans(
+            [span_row(project_id, f"d{n}".ljust(32, "0"), f"s{n}", start_time=start,
+                      end_time=start + 1000)]
+        )  # fmt: skip
+    overview(trace_store.driver, project_id, *RANGE, NOW_US)
+    versions = [
+        int(r["v"])
+        for r in trace_store.driver.query(
+            "SELECT toUnixTimestamp64Micro(max(ingested_at)) AS v FROM spans "
+            "WHERE project_id = {p:String} GROUP BY toStartOfHour(start_time) ORDER BY v",
+            {"p": project_id},
+        )
+    ]
+    # A span for hour 3 stamped (by a lagging ingest node) before hour 20's newest span.
+    late_start = day + 3 * HOUR_US + 5 * 60 * 1_000_000
+    trace_store.driver.execute(
+        "INSERT INTO spans (project_id, trace_id, span_id, start_time, end_time, ingested_at) "
+        "VALUES ({p:String}, {t:String}, 'late', fromUnixTimestamp64Micro({s:Int64}, 'UTC'), "
+        "fromUnixTimestamp64Micro({e:Int64}, 'UTC'), fromUnixTimestamp64Micro({i:Int64}, 'UTC'))",
+        {"p": project_id, "t": "d2".ljust(32, "0"), "s": late_start, "e": late_start + 500,
+         "i": versions[0] + 1},
+    )  # fmt: skip
+    assert versions[0] + 1 < versions[1]
+
+    result = overview(trace_store.driver, project_id, *RANGE, NOW_US)
+    assert result.totals[0]["count"] == 3
+    assert daily_all_rows(trace_store, project_id)[day_of({"start_time": day})][0] == 3
