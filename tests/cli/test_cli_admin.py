@@ -111,3 +111,17 @@ def test_bad_configuration_names_the_setting(data_dir: Path) -> None:
     result = haloscope(data_dir, "migrate", HALOSCOPE_STORE="mysql")
     assert result.returncode == 2
     assert "HALOSCOPE_STORE='mysql'" in result.stderr and "chdb" in result.stderr
+
+
+def test_project_retention_is_set_cleared_and_checked(data_dir: Path) -> None:
+    assert haloscope(data_dir, "project", "create", "short-lived").returncode == 0
+    shortened = haloscope(data_dir, "project", "retention", "short-lived", "--days", "7", "--json")
+    assert shortened.returncode == 0, shortened.stderr
+    assert json.loads(shortened.stdout)["retention_days"] == 7
+    cleared = haloscope(data_dir, "project", "retention", "short-lived", "--default", "--json")
+    assert json.loads(cleared.stdout)["retention_days"] is None
+
+    refused = haloscope(data_dir, "project", "retention", "short-lived", "--days", "0")
+    assert refused.returncode == 2 and "keep at least 1 day" in refused.stderr
+    unknown = haloscope(data_dir, "project", "retention", "nope", "--days", "3")
+    assert unknown.returncode == 2 and "no project named 'nope'" in unknown.stderr

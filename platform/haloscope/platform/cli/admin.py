@@ -1,4 +1,5 @@
-"""Administrative commands: ``migrate``, ``project create``, ``keys create|list|revoke``."""
+"""Administrative commands: ``migrate``, ``project create|retention`` and
+``keys create|list|revoke``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from haloscope.platform.auth import api_keys
 from haloscope.platform.config import Settings, load_settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+from haloscope.platform.db.models import Project
 
 
 class CommandError(RuntimeError):
@@ -26,6 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("name")
     create.add_argument("--json", action="store_true", help="print machine-readable JSON")
     create.set_defaults(handler=run_project_create)
+    retention = project_sub.add_parser(
+        "retention", help="keep a project's traces and scores for fewer days than the default"
+    )
+    retention.add_argument("name")
+    days = retention.add_mutually_exclusive_group(required=True)
+    days.add_argument("--days", type=int, help="days to keep (at least 1)")
+    days.add_argument("--default", action="store_true", help="use the deployment's retention")
+    retention.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    retention.set_defaults(handler=run_project_retention)
 
     keys = sub.add_parser("keys", help="manage a project's API keys")
     keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -94,6 +105,27 @@ def run_project_create(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from exc
         payload = {"id": project.id, "name": project.name}
     _emit(args, payload, f"created project {payload['name']!r} (id {payload['id']})")
+    return 0
+
+
+def run_project_retention(args: argparse.Namespace) -> int:
+    """``haloscope project retention NAME --days N | --default``."""
+    if args.days is not None and args.days < 1:
+        raise CommandError(f"--days {args.days}: keep at least 1 day, or use --default")
+    settings = load_settings()
+    sessions = _sessions(settings)
+    with sessions.begin() as session:
+        project = session.get(Project, _project_id(session, args.name))
+        project.retention_days = args.days
+        payload = {"id": project.id, "name": project.name, "retention_days": args.days}
+    kept = f"{args.days} days" if args.days else "the deployment's retention"
+    default = settings.retention_days or "forever"
+    _emit(
+        args,
+        payload,
+        f"project {args.name!r} keeps its data for {kept} (deployment default: {default}; "
+        "the daily retention job deletes older data)",
+    )
     return 0
 
 

@@ -91,6 +91,8 @@ class Project(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Days its traces and scores are kept; None keeps them for the deployment's retention.
+    retention_days: Mapped[int | None] = mapped_column(default=None)
 
     api_keys: Mapped[list[ApiKey]] = relationship(
         back_populates="project", cascade="all, delete-orphan", passive_deletes=True

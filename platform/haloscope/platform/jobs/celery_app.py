@@ -84,6 +84,10 @@ def create_celery_app(settings: Settings, options: JobOptions | None = None) -> 
                 "schedule": crontab(minute=30, hour=options.daily_hour_utc),
             },
             "hourly-alerts": {"task": "haloscope.evaluate_alerts", "schedule": crontab(minute=15)},
+            "daily-retention": {
+                "task": "haloscope.apply_retention",
+                "schedule": crontab(minute=45, hour=options.daily_hour_utc),
+            },
             "hourly-overview-rollup": {
                 "task": "haloscope.refresh_overview_rollup",
                 "schedule": crontab(minute=7),

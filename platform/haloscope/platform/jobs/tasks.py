@@ -22,6 +22,7 @@ from haloscope.platform.jobs import sampling
 from haloscope.platform.jobs.alerts import evaluate_alerts
 from haloscope.platform.jobs.baselines import report_windows
 from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
+from haloscope.platform.jobs.retention import apply_project_retention
 from haloscope.platform.jobs.runtime import get_runtime
 from haloscope.platform.store.base import StoreError
 from haloscope.platform.store.overview_rollup import refresh_rollup
@@ -205,6 +206,23 @@ def register(app: Celery) -> None:
         except RETRYABLE as exc:
             _retry(self, exc)
         return fired
+
+    @app.task(name="haloscope.apply_retention", **common)
+    def apply_retention(self: Task) -> int:
+        """Delete what is older than each project's own retention; returns how many projects
+        have one."""
+        runtime = get_runtime()
+        try:
+            with runtime.sessionmaker() as session:
+                cutoffs = apply_project_retention(
+                    session,
+                    runtime.store,
+                    time.time_ns() // 1000,
+                    runtime.settings.clickhouse_cluster,
+                )
+        except RETRYABLE as exc:
+            _retry(self, exc)
+        return len(cutoffs)
 
     @app.task(name="haloscope.refresh_overview_rollup", **common)
     def refresh_overview_rollup(self: Task) -> int:
