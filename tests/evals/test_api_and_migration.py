@@ -118,3 +118,15 @@ def test_dataset_version_from_ingested_traces_stays_in_its_project(live_api: Liv
 
     foreign = httpx.post(url, json={"trace_ids": [trace_id]}, auth=stranger.basic_auth)
     assert foreign.status_code == 404 and trace_id in foreign.json()["error"]
+
+
+def test_an_eval_run_summary_must_give_each_metric_a_value(live_api: LiveApi) -> None:
+    keys = live_api.new_project()
+    for summary in ({"accuracy": 0.5}, {"accuracy": {"n": 3}}, {"accuracy": {"value": "high"}}):
+        refused = httpx.post(
+            f"{live_api.base_url}/api/v1/eval-runs",
+            json={"run_id": "bad-summary", "summary": summary},
+            auth=keys.basic_auth,
+        )
+        assert refused.status_code == 400, summary
+        assert "summary" in refused.json()["error"]

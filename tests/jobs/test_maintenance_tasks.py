@@ -77,13 +77,13 @@ def test_the_task_rolls_up_closed_hours_and_picks_up_a_late_span(
     hour_us = (time.time_ns() // 1000 // HOUR_US - 3) * HOUR_US
     spans = [_span(project_id, hour_us + i * 1_000_000, error=i == 0) for i in range(5)]
     chdb_store.insert_spans(spans)
-    rollup_task.apply().get()
+    assert rollup_task.apply(throw=True).result >= 1
     assert _rolled_up(chdb_store, project_id) == [
         {"hour": hour_us // 1_000_000, "spans": 5, "errors": 1}
     ]
     late = {**spans[0], "span_id": uuid.uuid4().hex[:16], "status": "ok"}
     chdb_store.insert_spans([late, spans[1]])  # a late span and a re-sent one
-    rollup_task.apply().get()
+    assert rollup_task.apply(throw=True).result >= 1
     assert _rolled_up(chdb_store, project_id) == [
         {"hour": hour_us // 1_000_000, "spans": 6, "errors": 1}
     ]
@@ -129,8 +129,8 @@ def test_daily_retention_deletes_only_what_is_older_than_each_projects_own_reten
     assert _stored(chdb_store, "span_daily_rollup", short_id) == 3
 
     task = jobs_app.tasks["haloscope.apply_retention"]
-    assert task.apply().get() == 1
-    assert task.apply().get() == 1  # idempotent
+    assert task.apply(throw=True).result == 1
+    assert task.apply(throw=True).result == 1  # idempotent
 
     assert _stored(chdb_store, "spans", short_id) == 1
     assert _stored(chdb_store, "scores", short_id) == 1

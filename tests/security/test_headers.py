@@ -10,6 +10,7 @@ from http.cookies import SimpleCookie
 import httpx
 import pytest
 from haloscope.platform.auth.api_keys import list_api_keys
+from haloscope.platform.jobs import rules, sampling
 
 from tests.security.app_routes import route_cases
 from tests.web.conftest import LiveDashboard, csrf_token_in, sign_in
@@ -65,7 +66,26 @@ def signed_in_pages(
     dashboard.flush()
     with dashboard.sessionmaker() as db:
         key_id = list_api_keys(db, project.project_id)[0].id
-    values = {"project_id": project.project_id, "trace_id": trace[0]["trace_id"], "key_id": key_id}
+        rule = rules.create_rule(db, project.project_id, rules.RuleSpec(name="headers", per_day=5))
+        run_id = sampling.start_run(db, rule, "test").id
+        db.commit()
+        rule_id = rule.id
+    with httpx.Client(base_url=dashboard.base_url, auth=project.auth, timeout=60) as api:
+        for eval_run in ("headers-baseline", "headers-candidate"):
+            body = {"run_id": eval_run, "summary": {"accuracy": {"value": 0.5}}}
+            assert api.post("/api/v1/eval-runs", json=body).status_code == 201
+    queries = {
+        "project": project.project_id,
+        "baseline": "headers-baseline",
+        "candidate": "headers-candidate",
+    }
+    values = {
+        "project_id": project.project_id,
+        "trace_id": trace[0]["trace_id"],
+        "key_id": key_id,
+        "rule_id": rule_id,
+        "run_id": run_id,
+    }
     urls = []
     for case in route_cases(dashboard.app):
         if case.is_api or case.method != "GET" or case.path.startswith(API_DOCS):
@@ -73,9 +93,8 @@ def signed_in_pages(
         url = case.path
         for name in case.path_params:
             url = url.replace(f"{{{name}}}", values[name])
-        urls.append(
-            url + ("?project=" + project.project_id if "project" in case.query_params else "")
-        )
+        query = {n: queries[n] for n in case.query_params if n in queries}
+        urls.append(str(httpx.URL(url, params=query)))
     return client_for(email), urls
 
 

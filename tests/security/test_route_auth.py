@@ -44,7 +44,10 @@ def victim(dashboard: LiveDashboard) -> Victim:
         metric = api.get("/api/v1/alert-metrics").json()["data"][0]["metric"]
         for path, body in (
             (f"/api/v1/datasets/{dataset}/versions", {"items": [{"input": f"{secret}-item"}]}),
-            ("/api/v1/eval-runs", {"run_id": run, "summary": {"note": f"{secret}-run"}}),
+            (
+                "/api/v1/eval-runs",
+                {"run_id": run, "summary": {"quality": {"value": 0.5, "note": f"{secret}-run"}}},
+            ),
             (
                 "/api/v1/sampling-rules",
                 {"name": rule, "sample_rate": 0.5, "filters": {"release": f"{secret}-r"}},
@@ -53,6 +56,8 @@ def victim(dashboard: LiveDashboard) -> Victim:
         ):
             response = api.post(path, json=body)
             assert response.status_code == 201, (path, response.text)
+            if path == "/api/v1/sampling-rules":
+                rule_id = response.json()["id"]
     with dashboard.sessionmaker() as db:
         key_id = list_api_keys(db, project.project_id)[0].id
     path_values = {
@@ -61,6 +66,7 @@ def victim(dashboard: LiveDashboard) -> Victim:
         "version": "1",
         "run_id": run,
         "rule": rule,
+        "rule_id": rule_id,
         "report_id": str(uuid.uuid4()),
         "project_id": project.project_id,
         "key_id": key_id,

@@ -13,7 +13,7 @@ from haloscope.platform.evals import records
 from haloscope.platform.evals.datasets import items_from_dicts
 from haloscope.platform.evals.errors import EvalUsageError
 from haloscope.platform.evals.trace_items import item_from_trace
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 router = APIRouter(prefix="/api/v1")
@@ -45,6 +45,19 @@ class TraceSelection(BaseModel):
     trace_ids: list[str] = Field(min_length=1, max_length=MAX_TRACES)
 
 
+class MetricSummary(BaseModel):
+    """One metric of a run, as ``haloscope eval run`` summarises it (extra fields are kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    value: float = Field(allow_inf_nan=False)
+    aggregate: str = Field("mean", max_length=50)
+    ci_low: float | None = Field(None, allow_inf_nan=False)
+    ci_high: float | None = Field(None, allow_inf_nan=False)
+    n: int = Field(0, ge=0)
+    errors: int = Field(0, ge=0)
+
+
 class RunRecordBody(BaseModel):
     """A run's identity and per-metric summary (its items stay in the run file)."""
 
@@ -55,7 +68,7 @@ class RunRecordBody(BaseModel):
     git_commit: str = Field("", max_length=64)
     git_branch: str = Field("", max_length=200)
     item_count: int = Field(0, ge=0)
-    summary: dict[str, Any]
+    summary: dict[str, MetricSummary]
 
 
 def _create_version(
