@@ -5,7 +5,8 @@ spans count once before ReplacingMergeTree has merged them."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from haloscope.platform.store.base import SPAN_COLUMNS
@@ -192,13 +193,22 @@ WINDOW_GROWTH = 8
 
 
 def start_windows(
-    flt: TraceFilter, order: SortOrder, after: tuple[Any, str] | None
+    flt: TraceFilter,
+    order: SortOrder,
+    after: tuple[Any, str] | None,
+    *,
+    limit: int = 0,
+    expected_traces: Callable[[], int] | None = None,
 ) -> Iterator[TraceFilter]:
     """Ever wider filters for a start-time-sorted page over a bounded range, each covering the
     sort's side of the range (the newest starts for a descending sort), the last one the whole
     range. Traces starting inside a window come before every trace starting outside it, so a
     window holding a full page yields exactly the page the whole range would; cheaper, as the
-    scan follows the window. Yields just ``flt`` for other sorts or an unbounded range."""
+    scan follows the window. Yields just ``flt`` for other sorts or an unbounded range.
+
+    ``expected_traces`` (called once, only when there are windows) estimates how many traces
+    of the whole range match: a window expected to hold at most ``limit`` of them, at that
+    density, is skipped. The estimate only decides which windows are tried, never the result."""
     if order.item_key != "start_time" or flt.start_us is None or flt.end_us is None:
         yield flt
         return
@@ -209,13 +219,38 @@ def start_windows(
         else:
             low = max(low, int(after[0]))
     width = FIRST_WINDOW_US
+    density: float | None = None
     while high - low > width:
-        if order.descending:
-            yield dataclasses.replace(flt, start_us=high - width, end_us=high)
-        else:
-            yield dataclasses.replace(flt, start_us=low, end_us=low + width)
+        if density is None:
+            expected = expected_traces() if expected_traces is not None else None
+            density = math.inf if expected is None else expected / (flt.end_us - flt.start_us)
+        if density * width > limit:
+            if order.descending:
+                yield dataclasses.replace(flt, start_us=high - width, end_us=high)
+            else:
+                yield dataclasses.replace(flt, start_us=low, end_us=low + width)
         width *= WINDOW_GROWTH
     yield flt
+
+
+# Filters selective enough that counting their traces first pays for itself.
+SELECTIVE_FIELDS = ("user_id", "session_id")
+
+
+def selective_trace_count_sql(
+    project_id: str, flt: TraceFilter
+) -> tuple[str, dict[str, Any]] | None:
+    """For a filter on a user or a session: an approximate count (``traces``) of the traces
+    with a span of theirs where the range's traces have their spans (read without FINAL: a
+    superset of the matches, through the bloom-filter indexes); None for other filters."""
+    fields = [field for field in SELECTIVE_FIELDS if getattr(flt, field) is not None]
+    if not fields:
+        return None
+    params: dict[str, Any] = {"project_id": project_id}
+    params.update({field: getattr(flt, field) for field in fields})
+    conditions = [f"{field} = {{{field}:String}}" for field in fields]
+    where = " AND ".join([*_candidate_bounds(flt, params), *conditions])
+    return f"SELECT uniq(trace_id) AS traces FROM spans WHERE {where}", params  # noqa: S608
 
 
 def list_traces_sql(

@@ -29,6 +29,7 @@ from haloscope.platform.store.trace_queries import (
     TRACE_SPANS_SQL,
     TRACE_SUMMARIES_SQL,
     list_traces_sql,
+    selective_trace_count_sql,
     start_windows,
     trace_summaries_params,
 )
@@ -158,7 +159,11 @@ class TraceStore:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         after = decode_cursor(cursor, sort) if cursor else None
-        for window in start_windows(filters, order, after):
+        counted = selective_trace_count_sql(project_id, filters)
+        expected = (
+            None if counted is None else lambda: int(self.driver.query(*counted)[0]["traces"])
+        )
+        for window in start_windows(filters, order, after, limit=limit, expected_traces=expected):
             if threshold is None:
                 sql, params = list_traces_sql(project_id, window, order, limit + 1, after)
             else:
