@@ -5,7 +5,7 @@ two LLM children, spread over 30 days, plus hallucination and faithfulness score
 the traces) into a fresh chDB store with ClickHouse's own ``INSERT ... SELECT FROM numbers()``,
 then renders each dashboard page through the real app (API + dashboard, signed in, in-process
 ASGI client) and prints p50/p95 server time per page against the 300 ms target. The baseline
-row is the cheapest possible page (the static drift page), so the ratio column shows what the
+row is the cheapest page (API keys: no trace-store query), so the ratio column shows what the
 ClickHouse work adds. The last column is the 1-minute load average after each page's renders.
 
     .venv/bin/python benchmarks/dashboard.py --spans 1000000 --runs 15
@@ -23,6 +23,7 @@ import re
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -31,8 +32,11 @@ from haloscope.platform.auth.api_keys import create_project, get_project_by_name
 from haloscope.platform.auth.users import add_member, create_user
 from haloscope.platform.config import Settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+from haloscope.platform.db.models import DriftReportRecord
+from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
 from haloscope.platform.store import TraceFilter, TraceStore, open_store
 from haloscope.web import mount_dashboard
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 SPANS_PER_TRACE = 5
@@ -164,9 +168,22 @@ def open_project(settings: Settings, spans: int) -> tuple[TraceStore, sessionmak
     return store, sessions, project_id
 
 
+def ensure_drift_report(store: TraceStore, sessions: sessionmaker, project_id: str) -> None:
+    """A stored drift report (the last 24 hours against the 24 before) for the drift page."""
+    with sessions() as db:
+        query = select(DriftReportRecord.id).where(DriftReportRecord.project_id == project_id)
+        if db.scalar(query) is None:
+            windows = DriftWindows.previous(datetime.now(UTC), hours=24)
+            began = time.perf_counter()
+            run_drift_job(db, store, project_id, windows)
+            db.commit()
+            print(f"drift report stored in {time.perf_counter() - began:.1f} s", flush=True)
+
+
 def run(settings: Settings, spans: int, runs: int) -> None:
     """Seed (or reuse) the store, then time every page."""
     store, sessions, project_id = open_project(settings, spans)
+    ensure_drift_report(store, sessions, project_id)
     app = create_app(settings, store=store, sessionmaker=sessions)
     mount_dashboard(app, settings=settings, store=store, sessionmaker=sessions)
     with TestClient(app) as client:
@@ -174,7 +191,7 @@ def run(settings: Settings, spans: int, runs: int) -> None:
         base = f"/projects/{project_id}"
         newest = store.list_traces(project_id, TraceFilter(), limit=1).items[0]["trace_id"]
         pages = {
-            "drift (baseline: no queries)": f"{base}/drift",
+            "API keys (baseline: no store query)": f"{base}/keys",
             "overview, 24 hours": f"{base}/overview?range=24h",
             "overview, 7 days (default)": f"{base}/overview",
             "overview, 30 days": f"{base}/overview?range=30d",
@@ -188,7 +205,7 @@ def run(settings: Settings, spans: int, runs: int) -> None:
             ),
             "trace detail": f"{base}/traces/{newest}",
             "evaluations, 7 days": f"{base}/evaluations",
-            "API keys": f"{base}/keys",
+            "drift, latest report (24 h vs 24 h)": f"{base}/drift",
         }
         print(f"{runs} runs per page, target p95 < {TARGET_P95_MS:.0f} ms")
         print(f"{'page':36} {'p50 ms':>8} {'p95 ms':>8} {'p95/baseline':>13}  target  load")

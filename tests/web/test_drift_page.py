@@ -1,6 +1,6 @@
 """The Drift page over reports stored by the drift job itself (``run_drift_job`` on spans in
 the session's chDB store, the real MiniLM for the input-embedding feature): features, verdict
-badges, adjusted p-values and SVG histograms counted in ClickHouse; the report selector; the
+badges, adjusted p-values and SVG histograms stored with the report; the report selector; the
 empty state; another project's report refused."""
 
 from __future__ import annotations

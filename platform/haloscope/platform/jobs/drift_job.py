@@ -21,6 +21,7 @@ import numpy as np
 from haloscope.evaluators.drift import DriftReport, drift_report
 from haloscope.evaluators.embeddings import Embedder
 from haloscope.platform.db.models import DriftReportRecord, utcnow
+from haloscope.platform.jobs.drift_histograms import feature_histograms
 from haloscope.platform.jobs.span_inputs import text_of
 from haloscope.platform.store import TraceStore
 from sqlalchemy import select
@@ -188,12 +189,14 @@ def _json_float(value: Any) -> Any:
     return value
 
 
-def _feature_json(report: DriftReport) -> dict[str, Any]:
+def _feature_json(report: DriftReport, histograms: dict[str, dict[str, Any]]) -> dict[str, Any]:
     features = {}
     for name, feature in report.features.items():
         view = dataclasses.asdict(feature)
         view["statistics"] = {k: _json_float(v) for k, v in view["statistics"].items()}
         features[name] = {k: _json_float(v) for k, v in view.items()}
+        if name in histograms:
+            features[name]["histogram"] = histograms[name]
     return features
 
 
@@ -212,6 +215,12 @@ def compute_drift(
     ``embedder``, the sampled LLM span inputs are compared as the ``input_embedding``
     feature."""
     samples = fetch_features(store, project_id, windows, sample_size, seed, embedding_sample_size)
+    return _report(samples, embedder, fdr, seed)
+
+
+def _report(
+    samples: WindowSamples, embedder: Embedder | None, fdr: float, seed: int
+) -> DriftReport:
     if embedder is not None:
         samples.baseline[INPUT_EMBEDDING] = embedder.encode(samples.baseline_inputs)
         samples.current[INPUT_EMBEDDING] = embedder.encode(samples.current_inputs)
@@ -231,16 +240,14 @@ def run_drift_job(
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     embedding_sample_size: int = DEFAULT_EMBEDDING_SAMPLE_SIZE,
 ) -> DriftReportRecord:
-    """Compute and store the project's drift report (the caller commits); ``pinned`` records
-    that the baseline is the project's pinned one."""
-    report = compute_drift(
-        store,
-        project_id,
-        windows,
-        embedder=embedder,
-        sample_size=sample_size,
-        embedding_sample_size=embedding_sample_size,
+    """Compute and store the project's drift report with each feature's histogram of the
+    sampled values (the caller commits); ``pinned`` records that the baseline is the
+    project's pinned one."""
+    samples = fetch_features(store, project_id, windows, sample_size, 0, embedding_sample_size)
+    histograms = feature_histograms(
+        samples.baseline, samples.current, CATEGORICAL, skip=(INPUT_EMBEDDING,)
     )
+    report = _report(samples, embedder, 0.05, 0)
     record = DriftReportRecord(
         project_id=project_id,
         current_start=windows.current_start,
@@ -249,7 +256,7 @@ def run_drift_job(
         baseline_end=windows.baseline_end,
         baseline_pinned=pinned,
         drifted=report.drifted,
-        features=_feature_json(report),
+        features=_feature_json(report, histograms),
         created_at=utcnow(),
     )
     session.add(record)

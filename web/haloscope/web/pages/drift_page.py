@@ -9,10 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from haloscope.platform.db.models import DriftReportRecord
-from haloscope.platform.jobs.drift_job import DriftWindows, list_reports
+from haloscope.platform.jobs.drift_job import list_reports
 from haloscope.web.charts import Series, grouped_bar_chart
 from haloscope.web.context import Context
-from haloscope.web.drift_histograms import Histogram, report_histograms
 from haloscope.web.errors import PageError
 from haloscope.web.layout import render_page
 from haloscope.web.templating import format_percent
@@ -58,27 +57,33 @@ def _format_stat(value: Any) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
-def histogram_chart(feature: str, histogram: Histogram) -> Markup:
-    """The baseline and current shares per bin as side-by-side bars."""
+def _shares(counts: list[int]) -> list[float]:
+    total = sum(counts)
+    return [count / total if total else 0.0 for count in counts]
+
+
+def histogram_chart(feature: str, histogram: dict[str, Any]) -> Markup:
+    """The baseline and current shares per bin (the report's stored counts) as side-by-side
+    bars, so windows of different traffic compare."""
     return grouped_bar_chart(
         f"{feature}: share of the baseline and current windows per bin",
-        histogram.labels,
+        histogram["labels"],
         [
-            Series("baseline", histogram.baseline_shares),
-            Series("current", histogram.current_shares),
+            Series("baseline", _shares(histogram["baseline"])),
+            Series("current", _shares(histogram["current"])),
         ],
         format_percent,
         y_max=1.0,
     )
 
 
-def feature_rows(features: dict[str, Any], histograms: dict[str, Histogram]) -> list[FeatureRow]:
-    """The report's features, drifted ones first, each with its histogram when there is one."""
+def feature_rows(features: dict[str, Any]) -> list[FeatureRow]:
+    """The report's features, drifted ones first, each with its histogram when it has one."""
     rows = []
     for name, feature in features.items():
         statistics = feature.get("statistics") or {}
         statistic_name = MAIN_STATISTIC.get(feature["test"], feature["test"])
-        histogram = histograms.get(name)
+        histogram = feature.get("histogram")
         rows.append(
             FeatureRow(
                 name=name,
@@ -100,12 +105,6 @@ def feature_rows(features: dict[str, Any], histograms: dict[str, Histogram]) -> 
     return sorted(rows, key=lambda row: (row.status != "drift", row.name))
 
 
-def _windows(report: DriftReportRecord) -> DriftWindows:
-    return DriftWindows(
-        report.current_start, report.current_end, report.baseline_start, report.baseline_end
-    )
-
-
 @router.get("/projects/{project_id}/drift", response_class=HTMLResponse)
 def drift(request: Request, scope: Scope, ctx: Context, report: str | None = None) -> HTMLResponse:
     """The latest drift report of the project, or the one chosen with ``?report=``."""
@@ -118,10 +117,7 @@ def drift(request: Request, scope: Scope, ctx: Context, report: str | None = Non
             if shown is None or shown.project_id != project_id:
                 raise PageError(404, "No such drift report in this project.")
         session.expunge_all()
-    features: list[FeatureRow] = []
-    if shown is not None:
-        histograms = report_histograms(ctx.store, project_id, _windows(shown))
-        features = feature_rows(shown.features, histograms)
+    features = feature_rows(shown.features) if shown is not None else []
     return render_page(
         request,
         "drift.html",
