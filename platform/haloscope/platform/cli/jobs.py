@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from haloscope.platform.cli.admin import CommandError, _project_id, _sessions
+from haloscope.platform.cli.malloc_arenas import limit_malloc_arenas
 from haloscope.platform.config import load_settings
 
 
@@ -73,6 +74,7 @@ def run_worker(args: argparse.Namespace) -> int:
     """``haloscope worker``: a Celery worker on the configured broker."""
     from haloscope.platform.jobs import create_celery_app
 
+    limit_malloc_arenas()
     app = create_celery_app(load_settings())
     argv = ["worker", "-Q", args.queues, "--loglevel", "INFO"]
     if args.concurrency:

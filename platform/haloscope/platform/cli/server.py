@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from haloscope.platform.cli.malloc_arenas import limit_malloc_arenas
 from haloscope.platform.config import Settings, load_settings
 
 
@@ -51,6 +52,7 @@ def _serve(
 ) -> int:
     import uvicorn
 
+    limit_malloc_arenas()
     app = build_app(settings, migrate=migrate)
     embedded_jobs = None
     if jobs:
