@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 DEFAULT_SAMPLE_SIZE = 5000
+DEFAULT_FDR = 0.05
 # Input embeddings are the report's costliest part (MiniLM on the CPU, ~20 MFLOP per token):
 # 64 inputs per window, each cut to its first EMBEDDED_CHARS characters (~100 tokens), keep a
 # report over 1M spans within seconds while a change of topic still gives p < 0.01.
@@ -208,7 +209,7 @@ def compute_drift(
     embedder: Embedder | None = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     embedding_sample_size: int = DEFAULT_EMBEDDING_SAMPLE_SIZE,
-    fdr: float = 0.05,
+    fdr: float = DEFAULT_FDR,
     seed: int = 0,
 ) -> DriftReport:
     """The drift report of ``project_id``'s current window against its baseline; with an
@@ -219,7 +220,7 @@ def compute_drift(
 
 
 def _report(
-    samples: WindowSamples, embedder: Embedder | None, fdr: float, seed: int
+    samples: WindowSamples, embedder: Embedder | None, fdr: float = DEFAULT_FDR, seed: int = 0
 ) -> DriftReport:
     if embedder is not None:
         samples.baseline[INPUT_EMBEDDING] = embedder.encode(samples.baseline_inputs)
@@ -243,11 +244,13 @@ def run_drift_job(
     """Compute and store the project's drift report with each feature's histogram of the
     sampled values (the caller commits); ``pinned`` records that the baseline is the
     project's pinned one."""
-    samples = fetch_features(store, project_id, windows, sample_size, 0, embedding_sample_size)
+    samples = fetch_features(
+        store, project_id, windows, sample_size, embedding_sample_size=embedding_sample_size
+    )
     histograms = feature_histograms(
         samples.baseline, samples.current, CATEGORICAL, skip=(INPUT_EMBEDDING,)
     )
-    report = _report(samples, embedder, 0.05, 0)
+    report = _report(samples, embedder)
     record = DriftReportRecord(
         project_id=project_id,
         current_start=windows.current_start,
