@@ -91,7 +91,8 @@ def prepare(settings: Settings) -> tuple[str, tuple[str, str]]:
 
 
 def post_until_acknowledged(http: httpx.Client, body: bytes, latencies: Latencies) -> None:
-    """POST one gzip SDK batch, honouring ``Retry-After`` on 429/503, until it is stored."""
+    """POST one gzip SDK batch, honouring ``Retry-After`` on 429/503, until it is
+    acknowledged (spooled, then stored within the writer's flush interval)."""
     headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
     while True:
         response = latencies.timed(

@@ -23,7 +23,7 @@ from tests.api.otel_spans import recorded_spans
 def _rows_by_name(request) -> dict:
     batch = convert_otlp_request(request, "p1", max_spans=100, max_field_bytes=100_000)
     assert batch.rejected == []
-    return {row["name"]: row for row in batch.rows}
+    return {row["name"]: row for row in batch.row_dicts()}
 
 
 def test_genai_and_openinference_attributes_map_to_columns() -> None:

@@ -13,7 +13,7 @@ from haloscope.platform.store import TraceStore
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.api.spans import rag_trace
-from tests.api.store_queries import stored_span_count
+from tests.api.store_queries import stored_span_count, wait_for_span_count
 from tests.support.api_fixtures import LiveApi, running_api
 
 
@@ -83,8 +83,8 @@ def test_a_key_over_its_limit_gets_429_and_another_key_does_not(limited_api: Liv
         assert http.get("/api/v1/traces", auth=quiet.basic_auth).status_code == 200
         accepted = http.post("/api/v1/ingest", json={"spans": rag_trace()}, auth=quiet.basic_auth)
         assert accepted.status_code == 200 and accepted.json()["accepted"] == 3
+    assert wait_for_span_count(limited_api.store, quiet.project_id, 3) == 3
     assert stored_span_count(limited_api.store, noisy.project_id) == 0
-    assert stored_span_count(limited_api.store, quiet.project_id) == 3
 
 
 def test_sdk_backs_off_through_a_tight_limit_and_delivers_every_span(
@@ -112,4 +112,4 @@ def test_sdk_backs_off_through_a_tight_limit_and_delivers_every_span(
         assert (client.stats.sent, client.stats.failed) == (60, 0)
     finally:
         sdk.shutdown()
-    assert stored_span_count(limited_api.store, keys.project_id) == 60
+    assert wait_for_span_count(limited_api.store, keys.project_id, 60) == 60

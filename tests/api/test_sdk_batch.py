@@ -21,8 +21,8 @@ def test_rows_carry_every_column_and_map_nested_fields() -> None:
     spans = rag_trace()
     batch = _parse({"spans": spans})
     assert batch.rejected == []
-    root, retrieve, llm = batch.rows
-    assert all(set(row) == set(SPAN_COLUMNS) for row in batch.rows)
+    root, retrieve, llm = batch.row_dicts()
+    assert all(set(row) == set(SPAN_COLUMNS) for row in batch.row_dicts())
     assert root["parent_span_id"] == ""
     assert root["metadata"] == {"route": "/ask", "attempt": "1"}
     assert orjson.loads(root["input"]) == spans[0]["input"]
@@ -34,7 +34,7 @@ def test_rows_carry_every_column_and_map_nested_fields() -> None:
 
 def test_total_tokens_defaults_to_the_sum() -> None:
     span = {**rag_trace()[2], "usage": {"prompt_tokens": 5, "completion_tokens": 7}}
-    assert _parse({"spans": [span]}).rows[0]["total_tokens"] == 12
+    assert _parse({"spans": [span]}).row_dicts()[0]["total_tokens"] == 12
 
 
 BAD_SPANS = [
@@ -66,7 +66,7 @@ def test_invalid_span_is_rejected_with_reason_and_others_kept(patch: dict, reaso
     good, bad = rag_trace()[:2]
     bad = {**bad, **patch}
     batch = _parse({"spans": [good, bad, "not a span"]})
-    assert [row["span_id"] for row in batch.rows] == [good["span_id"]]
+    assert [row["span_id"] for row in batch.row_dicts()] == [good["span_id"]]
     assert [(r.index, r.span_id) for r in batch.rejected] == [(1, bad["span_id"]), (2, "")]
     assert reason in batch.rejected[0].reason
 

@@ -46,7 +46,7 @@ def _outcome(body: bytes, parse) -> tuple:
         batch = parse(body, "p1", max_spans=10, max_field_bytes=10_000)
     except PayloadError as exc:
         return ("error", exc.status_code, exc.reason)
-    return ("ok", [list(row.items()) for row in batch.rows], batch.rejected)
+    return ("ok", [list(row.items()) for row in batch.row_dicts()], batch.rejected)
 
 
 def _body(spans: list) -> bytes:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import orjson
 from haloscope.platform.ingest.sdk_batch import parse_sdk_batch
-from haloscope.platform.ingest.writer import SpanWriter, join_json_each_row
+from haloscope.platform.ingest.spool import SpanSpool
+from haloscope.platform.ingest.writer import SpanWriter
 from haloscope.platform.store import StoreError, TraceStore
+from haloscope.platform.store.encoding import join_encoded_spans
 
 from tests.api.spans import rag_trace
 from tests.api.store_queries import stored_span_count, wait_for_span_count
@@ -35,9 +38,11 @@ class OutageStore:
 
 
 def test_batch_size_triggers_a_write_and_the_interval_the_rest(
-    chdb_store: TraceStore, project_id: str
+    chdb_store: TraceStore, project_id: str, tmp_path: Path
 ) -> None:
-    writer = SpanWriter(chdb_store, batch_rows=6, flush_interval_s=1.0, max_queued_rows=100)
+    writer = SpanWriter(
+        chdb_store, SpanSpool(tmp_path), batch_rows=6, flush_interval_s=1.0, max_queued_rows=100
+    )
     writer.start()
     try:
         for _ in range(2):
@@ -52,12 +57,17 @@ def test_batch_size_triggers_a_write_and_the_interval_the_rest(
 
 
 def test_full_queue_refuses_whole_requests_and_failed_writes_are_retried(
-    chdb_store: TraceStore, project_id: str
+    chdb_store: TraceStore, project_id: str, tmp_path: Path
 ) -> None:
     sink = OutageStore(chdb_store)
     sink.down.set()
     writer = SpanWriter(
-        sink, batch_rows=3, flush_interval_s=0.01, max_queued_rows=7, retry_initial_s=0.01
+        sink,
+        SpanSpool(tmp_path),
+        batch_rows=3,
+        flush_interval_s=0.01,
+        max_queued_rows=7,
+        retry_initial_s=0.01,
     )
     writer.start()
     try:
@@ -76,10 +86,17 @@ def test_full_queue_refuses_whole_requests_and_failed_writes_are_retried(
         writer.stop()
 
 
-def test_stop_writes_everything_still_queued(chdb_store: TraceStore, project_id: str) -> None:
+def test_stop_writes_everything_still_queued(
+    chdb_store: TraceStore, project_id: str, tmp_path: Path
+) -> None:
     sink = OutageStore(chdb_store, failures=2)
     writer = SpanWriter(
-        sink, batch_rows=1000, flush_interval_s=60, max_queued_rows=1000, retry_initial_s=0.01
+        sink,
+        SpanSpool(tmp_path),
+        batch_rows=1000,
+        flush_interval_s=60,
+        max_queued_rows=1000,
+        retry_initial_s=0.01,
     )
     writer.start()
     for _ in range(4):
@@ -90,37 +107,48 @@ def test_stop_writes_everything_still_queued(chdb_store: TraceStore, project_id:
     assert not writer.submit(*_encoded_trace(chdb_store, project_id))
 
 
-def test_payloads_merge_in_either_json_each_row_form() -> None:
-    arrays = [b'[{"a":1},{"a":2}]', b"[]", b'[{"a":3}]\n']
-    assert orjson.loads(join_json_each_row(arrays)) == [{"a": 1}, {"a": 2}, {"a": 3}]
-    lines = [b'{"a":1}\n{"a":2}', b'{"a":3}\n']
-    assert join_json_each_row(lines).split(b"\n") == [b'{"a":1}', b'{"a":2}', b'{"a":3}']
-
-
-def test_on_written_reports_a_failed_attempt_then_the_stored_rows(
+def test_encoded_payloads_join_into_one_insert_of_every_row(
     chdb_store: TraceStore, project_id: str
+) -> None:
+    first, n_first = _encoded_trace(chdb_store, project_id)
+    second, n_second = _encoded_trace(chdb_store, project_id)
+    joined = join_encoded_spans([first, b"", second])
+    assert len(orjson.loads(b"[" + joined + b"]")) == n_first + n_second
+    chdb_store.insert_encoded_spans(joined, n_first + n_second)
+    assert stored_span_count(chdb_store, project_id) == n_first + n_second
+
+
+def test_spans_a_stopped_writer_could_not_store_are_written_by_the_next_one(
+    chdb_store: TraceStore, project_id: str, tmp_path: Path
 ) -> None:
     sink = OutageStore(chdb_store)
     sink.down.set()
-    writer = SpanWriter(
-        sink, batch_rows=100, flush_interval_s=0.01, max_queued_rows=100, retry_initial_s=0.01
+    spool = SpanSpool(tmp_path)
+    first = SpanWriter(
+        sink,
+        spool,
+        batch_rows=100,
+        flush_interval_s=0.01,
+        max_queued_rows=100,
+        retry_initial_s=0.01,
     )
-    outcomes: list[bool] = []
-    told = threading.Event()
+    first.start()
+    for _ in range(2):
+        assert first.submit(*_encoded_trace(chdb_store, project_id))
+    first.stop(timeout=0.3)  # the store is down: the thread keeps retrying, the spool stays
+    assert first.store_failing and stored_span_count(chdb_store, project_id) == 0
+    spool.close()  # what a dying process does: its lock goes, its segments stay
+    assert list((tmp_path / "slot-0").glob("*.seg"))
 
-    def on_written(ok: bool) -> None:
-        outcomes.append(ok)
-        told.set()
-
-    writer.start()
+    second = SpanWriter(
+        chdb_store, SpanSpool(tmp_path), batch_rows=100, flush_interval_s=0.01, max_queued_rows=100
+    )
+    second.start()
     try:
-        assert writer.submit(*_encoded_trace(chdb_store, project_id), on_written)
-        assert told.wait(10)
-        assert outcomes == [False] and writer.store_failing
-        assert stored_span_count(chdb_store, project_id) == 0
-        sink.down.clear()
-        assert writer.flush(timeout=20)
-        assert outcomes == [False, True] and not writer.store_failing
-        assert stored_span_count(chdb_store, project_id) == 3
+        assert second.stats().accepted_rows == 6
+        assert second.flush(timeout=20)
+        assert stored_span_count(chdb_store, project_id) == 6
+        assert not list((tmp_path / "slot-0").glob("*.seg"))
     finally:
-        writer.stop()
+        second.stop()
+        sink.down.clear()  # lets the first writer's thread finish; its rows dedupe

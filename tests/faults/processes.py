@@ -123,3 +123,16 @@ def distinct_span_ids(store: TraceStore, project_id: str) -> int:
         {"project_id": project_id},
     )
     return int(rows[0]["n"])
+
+
+def wait_for_distinct_span_ids(
+    store: TraceStore, project_id: str, expected: int, timeout_s: float = 60.0
+) -> int:
+    """Poll until the project has ``expected`` distinct span ids (acknowledged spans reach the
+    store within the writer's flush interval); return the last count."""
+    deadline = time.monotonic() + timeout_s
+    count = distinct_span_ids(store, project_id)
+    while count != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = distinct_span_ids(store, project_id)
+    return count

@@ -17,7 +17,12 @@ from haloscope.platform.config import Settings
 from haloscope.platform.store import TraceStore, open_store
 
 from tests.api.spans import rag_trace
-from tests.faults.processes import ApiServer, RestartableProcess, distinct_span_ids
+from tests.faults.processes import (
+    ApiServer,
+    RestartableProcess,
+    distinct_span_ids,
+    wait_for_distinct_span_ids,
+)
 from tests.faults.processes import clickhouse_endpoint as endpoint_process
 from tests.sdk.exiting_app import run_app_that_exits_unflushed
 from tests.support.api_fixtures import ProjectKeys
@@ -112,7 +117,7 @@ def test_api_restart_while_the_sdk_sends_loses_nothing(make_server, sig: signal.
     sender.join()
     assert client.stats.retries > 0, "the restart did not interrupt delivery"
     assert_sdk_delivered(client, n)
-    assert distinct_span_ids(store, keys.project_id) == n
+    assert wait_for_distinct_span_ids(store, keys.project_id, n) == n
 
 
 def test_rate_limited_sdk_backs_off_and_everything_arrives(make_server) -> None:
@@ -122,13 +127,13 @@ def test_rate_limited_sdk_backs_off_and_everything_arrives(make_server) -> None:
         step(i)
     assert_sdk_delivered(client, 50)
     assert client.stats.retries > 0, "the rate limit never answered 429"
-    assert distinct_span_ids(store, keys.project_id) == 50
+    assert wait_for_distinct_span_ids(store, keys.project_id, 50) == 50
 
 
 def test_sdk_process_exit_flushes_unsent_spans(make_server, tmp_path: Path) -> None:
     server, keys, store = make_server()
     run_app_that_exits_unflushed(tmp_path, server.base_url, keys.public_key, keys.secret_key, 200)
-    assert distinct_span_ids(store, keys.project_id) == 200
+    assert wait_for_distinct_span_ids(store, keys.project_id, 200) == 200
 
 
 def test_store_outage_answers_503_and_loses_nothing(make_server, endpoint) -> None:
@@ -143,8 +148,17 @@ def test_store_outage_answers_503_and_loses_nothing(make_server, endpoint) -> No
     try:
         sender = send_in_background(100, pace_s=0.005)
         with httpx.Client(base_url=server.base_url, auth=keys.basic_auth, timeout=30) as http:
-            refused = http.post("/api/v1/ingest", json=probe)
-            assert refused.status_code == 503, refused.text
+            # Requests are spooled until the writer's next insert finds the store down; from
+            # then on they are refused (the spooled ones are retried, not lost).
+            answers: list[httpx.Response] = []
+
+            def refused_now() -> bool:
+                answers.append(http.post("/api/v1/ingest", json=probe))
+                return answers[-1].status_code == 503
+
+            wait_until(refused_now)
+            refused = answers[-1]
+            assert {a.status_code for a in answers} <= {200, 503}
             assert int(refused.headers["Retry-After"]) >= 1
             assert "trace store" in refused.json()["error"]
             assert http.get("/api/health").status_code == 503
@@ -156,4 +170,5 @@ def test_store_outage_answers_503_and_loses_nothing(make_server, endpoint) -> No
         # The probe's client retries like the SDK does until the store takes it again.
         wait_until(lambda: http.post("/api/v1/ingest", json=probe).status_code == 200)
     assert_sdk_delivered(client, 200)
-    assert distinct_span_ids(store, keys.project_id) == 200 + len(probe["spans"])
+    expected = 200 + len(probe["spans"])
+    assert wait_for_distinct_span_ids(store, keys.project_id, expected) == expected

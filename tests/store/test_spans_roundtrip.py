@@ -6,7 +6,7 @@ import math
 
 import orjson
 import pytest
-from haloscope.platform.store import TraceFilter, TraceStore
+from haloscope.platform.store import TraceFilter, TraceStore, encoding
 from haloscope.platform.store.base import SPAN_COLUMNS
 
 from tests.store.spans import rag_dataset, span_row, trace_summary, traces_of
@@ -55,7 +55,7 @@ def test_resent_batch_never_double_counts(trace_store: TraceStore, project_id: s
     rows = rag_dataset(project_id, n_traces=5)
     trace_store.insert_spans(rows)
     trace_store.insert_spans(rows)
-    payload = trace_store.encode_spans(rows)
+    payload = trace_store.encode_spans([encoding.span_row(r) for r in rows])
     trace_store.insert_encoded_spans(payload, len(rows))
 
     page = trace_store.list_traces(project_id, TraceFilter(), limit=100)

@@ -36,13 +36,16 @@ class Settings:
     # API server.
     host: str = "127.0.0.1"
     port: int = 3000
-    # Ingest limits and write batching.
+    # Ingest limits and write batching: accepted spans are spooled under data_dir (fsynced
+    # per request when ingest_spool_fsync is set) and written to the store when
+    # write_batch_rows are waiting or the oldest has waited write_flush_interval_s.
     max_request_bytes: int = 10 * 1024 * 1024
     max_spans_per_request: int = 10_000
     max_field_bytes: int = 1024 * 1024
-    write_batch_rows: int = 20_000
-    write_flush_interval_s: float = 0.1
+    write_batch_rows: int = 50_000
+    write_flush_interval_s: float = 0.5
     write_queue_max_rows: int = 500_000
+    ingest_spool_fsync: bool = False
     # API-key verification cache (seconds a verified key is trusted without a DB read).
     auth_cache_ttl_s: float = 30.0
     # Per-API-key rate limit (token bucket): sustained requests/s and burst; 0 disables it.
@@ -78,6 +81,11 @@ class Settings:
     def chdb_path(self) -> Path:
         """Directory of the embedded chDB trace store."""
         return self.data_dir / "chdb"
+
+    @property
+    def ingest_spool_dir(self) -> Path:
+        """Where the API spools accepted spans until they are stored."""
+        return self.data_dir / "ingest-spool"
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""

@@ -19,6 +19,7 @@ from haloscope.platform.api.rate_limit import RateLimiter
 from haloscope.platform.api.responses import OrjsonResponse
 from haloscope.platform.auth.api_keys import ApiKeyVerifier
 from haloscope.platform.config import Settings
+from haloscope.platform.ingest.spool import SpanSpool
 from haloscope.platform.ingest.writer import SpanWriter
 from haloscope.platform.store import TraceStore
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +36,7 @@ def create_app(
     """
     writer = SpanWriter(
         store,
+        SpanSpool(settings.ingest_spool_dir, fsync=settings.ingest_spool_fsync),
         batch_rows=settings.write_batch_rows,
         flush_interval_s=settings.write_flush_interval_s,
         max_queued_rows=settings.write_queue_max_rows,

@@ -1,18 +1,15 @@
 """Ingest endpoints: the SDK batch format and OTLP/HTTP traces.
 
-Each request is read under the size cap, decoded, validated and encoded off the event loop,
-then handed whole to the span writer, and answered only once the writer has stored its spans:
-a 2xx means the spans are in the trace store, so a crash of the API process afterwards loses
-nothing acknowledged. When the writer's queue is full, or the store is already failing, the
-request is refused with 503 and nothing of it is kept. When the write of its spans fails, or
-the store does not confirm it within ``ACK_TIMEOUT_S``, the answer is 503 too: the rows stay
-queued and may still be written, and the client's retry is deduplicated by span id, so nothing
-is lost or counted twice.
+Each request is read under the size cap, then decoded, validated, encoded and handed whole to
+the span writer off the event loop, and answered once the writer has spooled its spans: a 2xx
+means the spans are in the ingest spool and will reach the trace store even if the API process
+dies first (see ``ingest.spool``). When the writer's queue is full, the store is already
+failing, or the spool cannot be written, the request is refused with 503 and nothing of it is
+kept; the client's retry is deduplicated by span id, so nothing is lost or counted twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Annotated
 
@@ -37,7 +34,6 @@ router = APIRouter()
 
 Project = Annotated[str, Depends(authenticated_project)]
 Context = Annotated[ApiContext, Depends(api_context)]
-ACK_TIMEOUT_S = 5.0
 _QUEUE_RETRY_AFTER_S = "1"
 _STORE_RETRY_AFTER_S = "5"
 
@@ -96,37 +92,21 @@ async def _accept(
     raw = await read_capped_body(request, max_bytes)
     encoding = request.headers.get("content-encoding")
 
-    def decode_convert_encode() -> tuple[ConvertedBatch, bytes]:
+    def decode_convert_submit() -> ConvertedBatch:
         batch = convert(decode_body(raw, encoding, max_bytes))
-        return batch, ctx.store.encode_spans(batch.rows) if batch.rows else b""
-
-    batch, payload = await run_in_threadpool(decode_convert_encode)
-    if not batch.rows:
+        if not batch.rows:
+            return batch
+        try:
+            submitted = writer.submit(ctx.store.encode_spans(batch.rows), len(batch.rows))
+        except OSError as exc:
+            raise _store_unavailable(
+                f"the ingest spool cannot be written ({exc}); retry later"
+            ) from exc
+        if not submitted:
+            raise _queue_full()
         return batch
-    loop = asyncio.get_running_loop()
-    written: asyncio.Future[bool] = loop.create_future()
 
-    def on_written(ok: bool) -> None:
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(_resolve, written, ok)
-
-    if not writer.submit(payload, len(batch.rows), on_written):
-        raise _queue_full()
-    try:
-        ok = await asyncio.wait_for(asyncio.shield(written), ACK_TIMEOUT_S)
-    except TimeoutError:
-        ok = False
-    if not ok:
-        raise _store_unavailable(
-            "the trace store did not confirm the write; the spans may still be stored: "
-            "retry (retried spans are deduplicated)"
-        )
-    return batch
-
-
-def _resolve(future: asyncio.Future[bool], ok: bool) -> None:
-    if not future.done():
-        future.set_result(ok)
+    return await run_in_threadpool(decode_convert_submit)
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:

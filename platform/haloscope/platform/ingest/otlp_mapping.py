@@ -22,6 +22,7 @@ from haloscope.platform.ingest.span_fields import (
     stringify,
     token_count,
 )
+from haloscope.platform.store.encoding import span_row
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -80,7 +81,7 @@ def convert_otlp_request(
             for span in scope_spans.spans:
                 try:
                     row = convert_otlp_span(span, project_id, release, metadata, max_field_bytes)
-                    batch.rows.append(row)
+                    batch.rows.append(span_row(row))
                 except SpanRejected as exc:
                     batch.rejected.append(Rejection(index, span.span_id.hex(), str(exc)))
                 index += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from haloscope.platform.store.encoding import SpanRow, row_dict
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -17,7 +19,11 @@ class Rejection:
 
 @dataclass(slots=True)
 class ConvertedBatch:
-    """Span rows ready for the store (``SPAN_COLUMNS`` keys) and the spans that were rejected."""
+    """Span rows ready for the store (``SpanRow`` tuples) and the spans that were rejected."""
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[SpanRow] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+
+    def row_dicts(self) -> list[dict[str, Any]]:
+        """The accepted rows as dicts keyed by SPAN_COLUMNS."""
+        return [row_dict(row) for row in self.rows]

@@ -32,6 +32,7 @@ from haloscope.platform.ingest.span_fields import (
     token_count,
 )
 from haloscope.platform.store.base import SPAN_KINDS
+from haloscope.platform.store.encoding import span_row
 
 # Optional plain-string fields, stored as "" when absent.
 _TEXT_FIELDS = ("status_message", "model", "provider", "session_id", "user_id", "release")
@@ -112,7 +113,7 @@ def _convert_into(
     batch: ConvertedBatch, index: int, span: Any, project_id: str, max_field_bytes: int
 ) -> None:
     try:
-        batch.rows.append(convert_sdk_span(span, project_id, max_field_bytes))
+        batch.rows.append(span_row(convert_sdk_span(span, project_id, max_field_bytes)))
     except SpanRejected as exc:
         span_id = span.get("span_id") if type(span) is dict else None
         batch.rejected.append(Rejection(index, span_id if type(span_id) is str else "", str(exc)))

@@ -1,14 +1,16 @@
-"""The per-process span writer: accepted spans are queued pre-encoded and written to the trace
-store in large batches by one background thread.
+"""The per-process span writer: accepted spans are spooled, queued pre-encoded, and written to
+the trace store in large batches by one background thread.
 
-A batch is written when ``batch_rows`` rows are queued, when the oldest queued row has waited
-``flush_interval_s``, on ``flush()`` and on ``stop()``. Concurrent requests queued within that
-window share one insert (group commit); each chunk's ``on_written`` callback is told when its
-rows are in the store (and, earlier, when a first attempt to write them failed), which is what
-lets the API acknowledge a request only after its spans are written. The queue is bounded by
-``max_queued_rows`` (rows waiting plus rows being written): ``submit`` refuses a request that
-does not fit, whole, so the API can answer 503 without accepting part of it. A failed write is retried with exponential backoff; its rows stay queued
-and count against the bound meanwhile, and ``store_failing`` reports the outage.
+``submit`` appends a request's encoded spans to the ingest spool (``spool.SpanSpool``) and
+queues them; once it returns ``True`` the request can be acknowledged, because a process that
+dies before the spans are stored leaves them in the spool for the next one to write. Storing
+is thereby decoupled from acknowledging: a batch is written when ``batch_rows`` rows are
+waiting, when the oldest has waited ``flush_interval_s``, on ``flush()`` and on ``stop()``, and
+takes every request queued by then, so inserts stay large (few parts, little merging) whatever
+the number of concurrent clients. The queue is bounded by ``max_queued_rows`` (rows waiting
+plus rows being written): ``submit`` refuses a request that does not fit, whole, so the API can
+answer 503 without accepting part of it. A failed write is retried with exponential backoff;
+its rows stay queued and spooled meanwhile, and ``store_failing`` reports the outage.
 """
 
 from __future__ import annotations
@@ -17,25 +19,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from haloscope.platform.ingest.spool import SpanSpool
+from haloscope.platform.store.encoding import join_encoded_spans
+
 logger = logging.getLogger(__name__)
-
-
-def join_json_each_row(payloads: list[bytes]) -> bytes:
-    """Merge JSONEachRow payloads into one insert: JSON arrays of objects (``[{...},...]``)
-    become one array, newline-delimited objects are joined with newlines."""
-    if len(payloads) == 1:
-        return payloads[0]
-    parts = [payload.strip() for payload in payloads]
-    arrays = [part.startswith(b"[") for part in parts]
-    if all(arrays):
-        return b"[" + b",".join(part[1:-1] for part in parts if len(part) > 2) + b"]"
-    if any(arrays):
-        raise ValueError("cannot merge JSON-array and newline-delimited JSONEachRow payloads")
-    return b"\n".join(parts)
 
 
 class EncodedSpanSink(Protocol):
@@ -60,7 +50,6 @@ class _Chunk(NamedTuple):
     payload: bytes
     n_rows: int
     queued_at: float
-    on_written: Callable[[bool], None] | None
 
 
 class SpanWriter:
@@ -69,6 +58,7 @@ class SpanWriter:
     def __init__(
         self,
         sink: EncodedSpanSink,
+        spool: SpanSpool,
         *,
         batch_rows: int,
         flush_interval_s: float,
@@ -77,6 +67,7 @@ class SpanWriter:
         retry_max_s: float = 2.0,
     ) -> None:
         self._sink = sink
+        self._spool = spool
         self._batch_rows = max(1, batch_rows)
         self._interval = flush_interval_s
         self._max_queued = max_queued_rows
@@ -95,8 +86,13 @@ class SpanWriter:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the background writer thread."""
+        """Open the spool, queue the spans a previous process left in it, and start the
+        background writer thread."""
         if self._thread is None:
+            now = time.monotonic()
+            with self._cond:
+                for record in self._spool.open():
+                    self._enqueue(_Chunk(record.payload, record.n_rows, now))
             self._thread = threading.Thread(target=self._run, name="span-writer", daemon=True)
             self._thread.start()
 
@@ -110,28 +106,28 @@ class SpanWriter:
         """Whether the latest write attempt failed (cleared by the next successful write)."""
         return self._failing
 
-    def submit(
-        self, payload: bytes, n_rows: int, on_written: Callable[[bool], None] | None = None
-    ) -> bool:
-        """Queue encoded rows; ``False`` (nothing queued) when they do not fit or when stopping.
-
-        ``on_written`` is called from the writer thread with ``True`` once the rows are in the
-        store, and before that with ``False`` if the first attempt to write them fails (the
-        rows stay queued and are retried). It must be quick and must not raise.
-        """
+    def submit(self, payload: bytes, n_rows: int) -> bool:
+        """Spool and queue encoded rows; ``False`` (nothing kept) when they do not fit or when
+        stopping, ``OSError`` (nothing kept) when the spool cannot be written. Once ``True``
+        is returned the rows survive this process dying."""
         if n_rows <= 0:
             return True
         with self._cond:
             if self._stopping or not self._fits(n_rows):
                 return False
-            self._chunks.append(_Chunk(payload, n_rows, time.monotonic(), on_written))
-            self._waiting_rows += n_rows
-            self._queued_rows += n_rows
-            self._accepted += n_rows
-            # Wake the thread to arm its interval timer (first chunk) or to write a full batch.
-            if len(self._chunks) == 1 or self._waiting_rows >= self._batch_rows:
-                self._cond.notify_all()
+            self._spool.append(payload, n_rows)
+            self._enqueue(_Chunk(payload, n_rows, time.monotonic()))
         return True
+
+    def _enqueue(self, chunk: _Chunk) -> None:
+        # Called with the lock held.
+        self._chunks.append(chunk)
+        self._waiting_rows += chunk.n_rows
+        self._queued_rows += chunk.n_rows
+        self._accepted += chunk.n_rows
+        # Wake the thread to arm its interval timer (first chunk) or to write a full batch.
+        if len(self._chunks) == 1 or self._waiting_rows >= self._batch_rows:
+            self._cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every row submitted before the call is stored; ``False`` on timeout."""
@@ -142,7 +138,8 @@ class SpanWriter:
             return self._cond.wait_for(lambda: self._flushed >= target, timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Write everything queued (retrying up to ``timeout``) and stop the thread."""
+        """Write everything queued (retrying up to ``timeout``), stop the thread and close the
+        spool (what could not be written stays spooled for the next process)."""
         with self._cond:
             self._stopping = True
             self._flush_target = self._accepted
@@ -151,10 +148,13 @@ class SpanWriter:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 logger.error(
-                    "span writer stopped with %d rows not written: the trace store is failing",
+                    "span writer stopped with %d rows not written (the trace store is failing); "
+                    "they stay in the ingest spool for the next start",
                     self._queued_rows,
                 )
+                return  # the thread still owns the spool; its segments stay for the next run
             self._thread = None
+        self._spool.close()
 
     def stats(self) -> WriterStats:
         """A snapshot of the counters."""
@@ -192,29 +192,23 @@ class SpanWriter:
                         due_at = self._chunks[0].queued_at + self._interval
                         wait = max(0.0, due_at - time.monotonic())
                     self._cond.wait(wait)
-                batch = self._take_batch()
+                batch = list(self._chunks)
+                self._chunks.clear()
+                self._waiting_rows = 0
+                segments = self._spool.seal()
             n_rows = sum(chunk.n_rows for chunk in batch)
-            self._write_with_retry(batch, n_rows)
-            _notify(batch, written=True)
+            for part in _split(batch, self._batch_rows):
+                self._write_with_retry(part)
+            self._spool.release(segments)
             with self._cond:
                 self._queued_rows -= n_rows
                 self._flushed += n_rows
                 self._cond.notify_all()
 
-    def _take_batch(self) -> list[_Chunk]:
-        batch: list[_Chunk] = []
-        n_rows = 0
-        while self._chunks and (not batch or n_rows + self._chunks[0].n_rows <= self._batch_rows):
-            chunk = self._chunks.popleft()
-            batch.append(chunk)
-            n_rows += chunk.n_rows
-        self._waiting_rows -= n_rows
-        return batch
-
-    def _write_with_retry(self, batch: list[_Chunk], n_rows: int) -> None:
-        payload = join_json_each_row([chunk.payload for chunk in batch])
+    def _write_with_retry(self, chunks: list[_Chunk]) -> None:
+        payload = join_encoded_spans([chunk.payload for chunk in chunks])
+        n_rows = sum(chunk.n_rows for chunk in chunks)
         delay = self._retry_initial
-        first_failure = True
         while True:
             try:
                 self._sink.insert_encoded_spans(payload, n_rows)
@@ -230,14 +224,18 @@ class SpanWriter:
                     delay,
                     exc_info=True,
                 )
-                if first_failure:
-                    _notify(batch, written=False)
-                    first_failure = False
                 time.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
 
 
-def _notify(batch: list[_Chunk], *, written: bool) -> None:
-    for chunk in batch:
-        if chunk.on_written is not None:
-            chunk.on_written(written)
+def _split(chunks: list[_Chunk], max_rows: int) -> list[list[_Chunk]]:
+    """Consecutive runs of whole chunks of at most ``max_rows`` rows (a larger chunk alone)."""
+    parts: list[list[_Chunk]] = []
+    rows = max_rows
+    for chunk in chunks:
+        if rows + chunk.n_rows > max_rows:
+            parts.append([])
+            rows = 0
+        parts[-1].append(chunk)
+        rows += chunk.n_rows
+    return parts

@@ -74,9 +74,11 @@ class StoreDriver(Protocol):
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a SELECT and return its rows as dicts."""
 
-    def insert_json_each_row(self, table: str, columns: Sequence[str], payload: bytes) -> None:
-        """Insert rows given as JSONEachRow input bytes: one JSON object per line, or a JSON
-        array of objects (both are JSONEachRow input to ClickHouse)."""
+    def insert_formatted(
+        self, table: str, columns: Sequence[str], payload: bytes, fmt: str
+    ) -> None:
+        """Insert rows given as input bytes in the ClickHouse input format ``fmt``
+        (``JSONEachRow`` for scores, ``JSONCompactEachRow`` for spans)."""
 
     def close(self) -> None:
         """Release the engine; the driver is unusable afterwards."""

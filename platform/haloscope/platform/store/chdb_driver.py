@@ -82,11 +82,13 @@ class ChdbDriver:
             payload = result.bytes()
         return _rows(payload)
 
-    def insert_json_each_row(self, table: str, columns: Sequence[str], payload: bytes) -> None:
-        """Stream JSONEachRow bytes into ``table`` through chDB's streaming inserter."""
+    def insert_formatted(
+        self, table: str, columns: Sequence[str], payload: bytes, fmt: str
+    ) -> None:
+        """Stream ``fmt`` input bytes into ``table`` through chDB's streaming inserter."""
         statement = f"INSERT INTO {checked_identifier(table)} {column_list(columns)}"
         with self._lock, _engine_errors():
-            inserter = self._open_session().send_insert(statement, "JSONEachRow")
+            inserter = self._open_session().send_insert(statement, checked_identifier(fmt))
             try:
                 inserter.append(payload)
             except Exception:

@@ -71,14 +71,16 @@ class ClickHouseDriver:
             result = self._client.query(sql, parameters=dict(params or {}))
             return list(result.named_results())
 
-    def insert_json_each_row(self, table: str, columns: Sequence[str], payload: bytes) -> None:
-        """Send JSONEachRow bytes to ``table`` in one HTTP request."""
+    def insert_formatted(
+        self, table: str, columns: Sequence[str], payload: bytes, fmt: str
+    ) -> None:
+        """Send ``fmt`` input bytes to ``table`` in one HTTP request."""
         with _server_errors():
             self._client.raw_insert(
                 checked_identifier(table),
                 [checked_identifier(c) for c in columns],
                 insert_block=payload,
-                fmt="JSONEachRow",
+                fmt=checked_identifier(fmt),
             )
 
     def close(self) -> None:

@@ -1,4 +1,10 @@
-"""Span and score rows to JSONEachRow bytes for insertion, and stored spans back to values."""
+"""Span and score rows to insert bytes, and stored spans back to values.
+
+Spans travel as :data:`SpanRow` tuples in ``SPAN_COLUMNS`` order and are inserted as
+JSONCompactEachRow (one JSON array per row): the ingest converters build these tuples directly,
+which costs a fraction of a dict per span, and ClickHouse parses positional rows faster than
+keyed objects. Scores, written far less often, stay JSONEachRow objects.
+"""
 
 from __future__ import annotations
 
@@ -43,10 +49,58 @@ def _encode(
     return orjson.dumps(records)
 
 
-def encode_spans(rows: Sequence[Mapping[str, Any]]) -> bytes:
-    """JSONEachRow input bytes (a JSON array of objects) of span rows: keys of SPAN_COLUMNS,
-    absent optional keys take the column default, other keys are ignored."""
-    return _encode(rows, SPAN_COLUMNS, ("start_time", "end_time"))
+# A span row: the values of SPAN_COLUMNS in order, times as integer µs since the epoch.
+SpanRow = tuple[Any, ...]
+_START, _END = SPAN_COLUMNS.index("start_time"), SPAN_COLUMNS.index("end_time")
+if _END != _START + 1:  # encode_spans rewrites the two adjacent time values in one slice
+    raise ImportError("SPAN_COLUMNS must keep start_time and end_time adjacent")
+# The columns a span row must name; the others default as the spans table does.
+_REQUIRED_SPAN_COLUMNS = frozenset(
+    {"project_id", "trace_id", "span_id", "name", "kind", "start_time", "end_time"}
+)
+_SPAN_DEFAULTS: dict[str, Any] = {
+    "parent_span_id": "",
+    "status": "ok",
+    "prompt_tokens": 0,
+    "completion_tokens": 0,
+    "total_tokens": 0,
+    "cost": 0.0,
+    "tags": (),
+    "metadata": {},
+}
+
+
+def span_row(row: Mapping[str, Any]) -> SpanRow:
+    """The :data:`SpanRow` of a mapping with SPAN_COLUMNS keys: absent optional keys take the
+    column default (``""`` for text), other keys are ignored; ``KeyError`` names a missing
+    required column."""
+    if tuple(row) == SPAN_COLUMNS:  # every column, in order: what the OTLP converter builds
+        return tuple(row.values())
+    missing = _REQUIRED_SPAN_COLUMNS - row.keys()
+    if missing:
+        raise KeyError(f"span row lacks {sorted(missing)}")
+    get = row.get
+    return tuple(get(c, _SPAN_DEFAULTS.get(c, "")) for c in SPAN_COLUMNS)
+
+
+def row_dict(row: SpanRow) -> dict[str, Any]:
+    """A :data:`SpanRow` as a dict keyed by SPAN_COLUMNS (for reading and tests)."""
+    return dict(zip(SPAN_COLUMNS, row, strict=True))
+
+
+def encode_spans(rows: Sequence[SpanRow]) -> bytes:
+    """JSONCompactEachRow input bytes of span rows: the rows' arrays joined by commas (no
+    enclosing brackets), so payloads of several requests join into one insert with ``b","``."""
+    text = datetime64_text
+    s, e = _START, _END
+    return orjson.dumps([(*row[:s], text(row[s]), text(row[e]), *row[e + 1 :]) for row in rows])[
+        1:-1
+    ]
+
+
+def join_encoded_spans(payloads: Sequence[bytes]) -> bytes:
+    """One insert payload from several :func:`encode_spans` payloads."""
+    return b",".join(payload for payload in payloads if payload)
 
 
 def encode_scores(rows: Sequence[Mapping[str, Any]]) -> bytes:

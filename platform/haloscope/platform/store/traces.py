@@ -11,7 +11,13 @@ from haloscope.platform.store import dashboard_queries as dashboard
 from haloscope.platform.store import migrate as migrations
 from haloscope.platform.store.base import SCORE_COLUMNS, SPAN_COLUMNS, StoreDriver, StoreError
 from haloscope.platform.store.dashboard_queries import ScoreThreshold
-from haloscope.platform.store.encoding import decode_span, encode_scores, encode_spans
+from haloscope.platform.store.encoding import (
+    SpanRow,
+    decode_span,
+    encode_scores,
+    encode_spans,
+    span_row,
+)
 from haloscope.platform.store.filters import TraceFilter
 from haloscope.platform.store.metrics_queries import (
     OVERVIEW_SQL,
@@ -72,23 +78,26 @@ class TraceStore:
         self.driver.close()
 
     @staticmethod
-    def encode_spans(rows: Sequence[Mapping[str, Any]]) -> bytes:
-        """Span rows as JSONEachRow bytes for :meth:`insert_encoded_spans`."""
+    def encode_spans(rows: Sequence[SpanRow]) -> bytes:
+        """Span rows as insert bytes for :meth:`insert_encoded_spans`."""
         return encode_spans(rows)
 
     def insert_encoded_spans(self, payload: bytes, n_rows: int) -> None:
         """Insert ``n_rows`` spans already encoded by :meth:`encode_spans` (no-op when 0)."""
         if n_rows > 0:
-            self.driver.insert_json_each_row("spans", SPAN_COLUMNS, payload)
+            self.driver.insert_formatted("spans", SPAN_COLUMNS, payload, "JSONCompactEachRow")
 
     def insert_spans(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert span rows (see base.SPAN_COLUMNS). Re-sent spans replace, never add."""
-        self.insert_encoded_spans(encode_spans(rows), len(rows))
+        """Insert span rows given as mappings with SPAN_COLUMNS keys (absent optional keys take
+        the column default). Re-sent spans replace, never add."""
+        self.insert_encoded_spans(encode_spans([span_row(r) for r in rows]), len(rows))
 
     def insert_scores(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert score rows (see base.SCORE_COLUMNS; ``timestamp`` in µs)."""
         if rows:
-            self.driver.insert_json_each_row("scores", SCORE_COLUMNS, encode_scores(rows))
+            self.driver.insert_formatted(
+                "scores", SCORE_COLUMNS, encode_scores(rows), "JSONEachRow"
+            )
 
     def list_traces(
         self,
