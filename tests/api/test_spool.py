@@ -1,10 +1,19 @@
-"""The ingest spool's files: records round-trip, torn tails, slots, release."""
+"""The ingest spool: records round-trip, torn tails, slots and their adoption, and the API
+acknowledging spooled spans in fsync mode."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+from haloscope.platform.config import Settings
 from haloscope.platform.ingest.spool import SpanSpool, SpoolRecord, read_segment
+from haloscope.platform.store import TraceStore
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.api.spans import rag_trace
+from tests.api.store_queries import wait_for_span_count
+from tests.support.api_fixtures import running_api
 
 
 def test_records_left_in_a_slot_come_back_in_order_to_the_next_opener(tmp_path: Path) -> None:
@@ -63,3 +72,20 @@ def test_fsync_mode_writes_the_same_records(tmp_path: Path) -> None:
     spool.append(b"[1]", 1)
     spool.close()
     assert SpanSpool(tmp_path).open() == [SpoolRecord(b"[1]", 1)]
+
+
+def test_fsync_spool_api_acknowledges_stores_and_releases(
+    chdb_settings: Settings,
+    chdb_store: TraceStore,
+    api_metadata: tuple[str, sessionmaker[Session]],
+    tmp_path: Path,
+) -> None:
+    settings = chdb_settings.replace(data_dir=tmp_path)  # its own spool, the shared store
+    with running_api(settings, chdb_store, api_metadata, ingest_spool_fsync=True) as api:
+        keys = api.new_project()
+        with httpx.Client(base_url=api.base_url, auth=keys.basic_auth, timeout=30) as http:
+            answer = http.post("/api/v1/ingest", json={"spans": rag_trace()})
+        assert answer.status_code == 200 and answer.json()["accepted"] == 3
+        assert wait_for_span_count(chdb_store, keys.project_id, 3) == 3
+        assert api.app.state.haloscope.writer.flush(timeout=10)
+    assert not list(settings.ingest_spool_dir.rglob("*.seg"))

@@ -1,7 +1,7 @@
 """Ingest endpoints: the SDK batch format and OTLP/HTTP traces.
 
 Each request is read under the size cap, then decoded, validated, encoded and handed whole to
-the span writer off the event loop, and answered once the writer has spooled its spans: a 2xx
+the span writer, and answered once the writer has spooled its spans: a 2xx
 means the spans are in the ingest spool and will reach the trace store even if the API process
 dies first (see ``ingest.spool``). When the writer's queue is full, the store is already
 failing, or the spool cannot be written, the request is refused with 503 and nothing of it is
@@ -92,21 +92,25 @@ async def _accept(
     raw = await read_capped_body(request, max_bytes)
     encoding = request.headers.get("content-encoding")
 
-    def decode_convert_submit() -> ConvertedBatch:
-        batch = convert(decode_body(raw, encoding, max_bytes))
-        if not batch.rows:
-            return batch
-        try:
-            submitted = writer.submit(ctx.store.encode_spans(batch.rows), len(batch.rows))
-        except OSError as exc:
-            raise _store_unavailable(
-                f"the ingest spool cannot be written ({exc}); retry later"
-            ) from exc
-        if not submitted:
-            raise _queue_full()
+    # Decoding, validation and encoding run on the event loop: they are CPU-bound Python, so
+    # threads would only take turns on the GIL, and the hand-offs cost more than they give
+    # (docs/api.md, "Ingest throughput"). A spool that fsyncs blocks on the disk: in a thread.
+    batch = convert(decode_body(raw, encoding, max_bytes))
+    if not batch.rows:
         return batch
-
-    return await run_in_threadpool(decode_convert_submit)
+    payload = ctx.store.encode_spans(batch.rows)
+    try:
+        if ctx.settings.ingest_spool_fsync:
+            submitted = await run_in_threadpool(writer.submit, payload, len(batch.rows))
+        else:
+            submitted = writer.submit(payload, len(batch.rows))
+    except OSError as exc:
+        raise _store_unavailable(
+            f"the ingest spool cannot be written ({exc}); retry later"
+        ) from exc
+    if not submitted:
+        raise _queue_full()
+    return batch
 
 
 async def read_capped_body(request: Request, max_bytes: int) -> bytes:
