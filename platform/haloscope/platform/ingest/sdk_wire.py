@@ -28,7 +28,7 @@ from haloscope.platform.ingest.span_fields import (
     optional_text,
 )
 from haloscope.platform.store.base import SPAN_KINDS
-from haloscope.platform.store.encoding import SpanRow
+from haloscope.platform.store.encoding import SpanRow, datetime64_text
 
 Micros = Annotated[int, msgspec.Meta(gt=0, lt=MAX_TIME_US)]
 Tokens = Annotated[int, msgspec.Meta(ge=0, le=MAX_UINT32)]
@@ -155,8 +155,8 @@ def wire_span_row(span: WireSpan, project_id: str, max_field_bytes: int) -> Span
         "" if parent is None else parent.lower(),
         name if len(name) <= short else check_text("name", name, mx),
         kind,
-        start,
-        end,
+        datetime64_text(start),
+        datetime64_text(end),
         status,
         _text("status_message", span.status_message, short, mx),
         json_text("input", input_value, mx),

@@ -49,10 +49,11 @@ def _encode(
     return orjson.dumps(records)
 
 
-# A span row: the values of SPAN_COLUMNS in order, times as integer µs since the epoch.
+# A span row: the values of SPAN_COLUMNS in order, ready to insert: the times are
+# datetime64_text of their µs since the epoch (converters write them so; span_row converts).
 SpanRow = tuple[Any, ...]
 _START, _END = SPAN_COLUMNS.index("start_time"), SPAN_COLUMNS.index("end_time")
-if _END != _START + 1:  # encode_spans rewrites the two adjacent time values in one slice
+if _END != _START + 1:  # span_row rewrites the two adjacent time values in one slice
     raise ImportError("SPAN_COLUMNS must keep start_time and end_time adjacent")
 # The columns a span row must name; the others default as the spans table does.
 _REQUIRED_SPAN_COLUMNS = frozenset(
@@ -71,16 +72,19 @@ _SPAN_DEFAULTS: dict[str, Any] = {
 
 
 def span_row(row: Mapping[str, Any]) -> SpanRow:
-    """The :data:`SpanRow` of a mapping with SPAN_COLUMNS keys: absent optional keys take the
-    column default (``""`` for text), other keys are ignored; ``KeyError`` names a missing
-    required column."""
+    """The :data:`SpanRow` of a mapping with SPAN_COLUMNS keys and times in integer µs: absent
+    optional keys take the column default (``""`` for text), other keys are ignored;
+    ``KeyError`` names a missing required column."""
     if tuple(row) == SPAN_COLUMNS:  # every column, in order: what the OTLP converter builds
-        return tuple(row.values())
-    missing = _REQUIRED_SPAN_COLUMNS - row.keys()
-    if missing:
-        raise KeyError(f"span row lacks {sorted(missing)}")
-    get = row.get
-    return tuple(get(c, _SPAN_DEFAULTS.get(c, "")) for c in SPAN_COLUMNS)
+        values = tuple(row.values())
+    else:
+        missing = _REQUIRED_SPAN_COLUMNS - row.keys()
+        if missing:
+            raise KeyError(f"span row lacks {sorted(missing)}")
+        get = row.get
+        values = tuple(get(c, _SPAN_DEFAULTS.get(c, "")) for c in SPAN_COLUMNS)
+    s, e = _START, _END
+    return (*values[:s], datetime64_text(values[s]), datetime64_text(values[e]), *values[e + 1 :])
 
 
 def row_dict(row: SpanRow) -> dict[str, Any]:
@@ -91,11 +95,7 @@ def row_dict(row: SpanRow) -> dict[str, Any]:
 def encode_spans(rows: Sequence[SpanRow]) -> bytes:
     """JSONCompactEachRow input bytes of span rows: the rows' arrays joined by commas (no
     enclosing brackets), so payloads of several requests join into one insert with ``b","``."""
-    text = datetime64_text
-    s, e = _START, _END
-    return orjson.dumps([(*row[:s], text(row[s]), text(row[e]), *row[e + 1 :]) for row in rows])[
-        1:-1
-    ]
+    return orjson.dumps(rows)[1:-1]
 
 
 def join_encoded_spans(payloads: Sequence[bytes]) -> bytes:
