@@ -1,9 +1,9 @@
 """Ingest endpoints: the SDK batch format and OTLP/HTTP traces.
 
 Each request is read under the size cap, then decoded, validated, encoded and handed whole to
-the span writer, and answered once the writer has spooled its spans: a 2xx
-means the spans are in the ingest spool and will reach the trace store even if the API process
-dies first (see ``ingest.spool``). When the writer's queue is full, the store is already
+the span writer, and answered once the writer has spooled its spans: a 2xx means the spans are
+in the ingest spool and will reach the trace store even if the API process dies first (see
+``ingest.spool``). When the writer's queue is full, the store is already
 failing, or the spool cannot be written, the request is refused with 503 and nothing of it is
 kept; the client's retry is deduplicated by span id, so nothing is lost or counted twice.
 """
