@@ -75,9 +75,13 @@ def clickhouse_endpoint(data_dir: Path) -> tuple[RestartableProcess, str]:
 
 
 class ApiServer(RestartableProcess):
-    """``haloscope serve`` over a ClickHouse endpoint and a SQLite metadata DB in ``data_dir``."""
+    """``haloscope serve`` over a ClickHouse endpoint and a SQLite metadata DB in ``data_dir``;
+    with ``max_file_bytes`` the process cannot grow any file beyond that size (``ulimit -f``),
+    as a full disk would stop it."""
 
-    def __init__(self, data_dir: Path, clickhouse_url: str, **settings: str) -> None:
+    def __init__(
+        self, data_dir: Path, clickhouse_url: str, *, max_file_bytes: int = 0, **settings: str
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.settings = Settings(
@@ -96,6 +100,9 @@ class ApiServer(RestartableProcess):
         env.update({f"HALOSCOPE_{name.upper()}": value for name, value in values.items()})
         command = [str(Path(sys.executable).with_name("haloscope")), "serve"]
         command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        if max_file_bytes:
+            limit = f'ulimit -f {max_file_bytes // 1024} && exec "$@"'
+            command = ["bash", "-c", limit, "haloscope-serve", *command]
         data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(command, f"{self.base_url}/api/health", env, data_dir)
 

@@ -50,8 +50,13 @@ def make_server(
     """``make_server(**settings)``: a started ``haloscope serve``, its key pair, a store client."""
     started: list[tuple[ApiServer, TraceStore]] = []
 
-    def make(**settings: str) -> tuple[ApiServer, ProjectKeys, TraceStore]:
-        server = ApiServer(tmp_path / f"api-{len(started)}", endpoint[1], **settings)
+    def make(max_file_bytes: int = 0, **settings: str) -> tuple[ApiServer, ProjectKeys, TraceStore]:
+        server = ApiServer(
+            tmp_path / f"api-{len(started)}",
+            endpoint[1],
+            max_file_bytes=max_file_bytes,
+            **settings,
+        )
         keys = server.prepare()
         server.start()
         store = server.open_store()
@@ -172,3 +177,27 @@ def test_store_outage_answers_503_and_loses_nothing(make_server, endpoint) -> No
     assert_sdk_delivered(client, 200)
     expected = 200 + len(probe["spans"])
     assert wait_for_distinct_span_ids(store, keys.project_id, expected) == expected
+
+
+def test_a_spool_that_cannot_grow_answers_503_and_keeps_nothing_of_the_request(
+    make_server,
+) -> None:
+    # The API process may grow no file beyond 1 MiB: a 3 MB request cannot be spooled, as on
+    # a full disk. The ClickHouse endpoint is another process, unaffected.
+    server, keys, store = make_server(max_file_bytes=1024 * 1024)
+    big = [
+        {**span, "span_id": f"{i:016x}", "output": "x" * 1000}
+        for i, span in enumerate(rag_trace() * 1000, start=1)
+    ]
+    probe = rag_trace()
+    with httpx.Client(base_url=server.base_url, auth=keys.basic_auth, timeout=60) as http:
+        refused = http.post("/api/v1/ingest", json={"spans": big})
+        assert refused.status_code == 503, refused.text
+        assert "ingest spool cannot be written" in refused.json()["error"]
+        assert int(refused.headers["Retry-After"]) >= 1
+        # The segment was cut back to its last whole record: later requests are spooled.
+        accepted = http.post("/api/v1/ingest", json={"spans": probe})
+        assert accepted.status_code == 200, accepted.text
+    assert wait_for_distinct_span_ids(store, keys.project_id, len(probe)) == len(probe)
+    server.stop()  # SIGTERM: the writer drains; nothing of the refused request appears
+    assert distinct_span_ids(store, keys.project_id) == len(probe)

@@ -90,16 +90,18 @@ class SpanSpool:
         return records
 
     def append(self, payload: bytes, n_rows: int) -> None:
-        """Append one record to the open segment (flushed to the OS; to disk with ``fsync``).
-        ``OSError`` when it cannot be written."""
+        """Append one record to the open segment (written to the OS; to disk with ``fsync``).
+        ``OSError`` when it cannot be written, with the segment cut back to its last record."""
         if self._segment is None:
             self._start_segment()
         segment = self._segment
         assert segment is not None
+        # One unbuffered write per record: nothing is left in a buffer to reach the file later.
+        record = _HEADER.pack(n_rows, len(payload)) + payload
         try:
-            segment.write(_HEADER.pack(n_rows, len(payload)))
-            segment.write(payload)
-            segment.flush()
+            view = memoryview(record)
+            while view:
+                view = view[segment.write(view) :]
             if self._fsync:
                 os.fsync(segment.fileno())
         except OSError:
@@ -107,7 +109,7 @@ class SpanSpool:
             segment.truncate(self._segment_bytes)
             segment.seek(self._segment_bytes)
             raise
-        self._segment_bytes += _HEADER.size + len(payload)
+        self._segment_bytes += len(record)
 
     def seal(self) -> list[Path]:
         """Close the open segment; return every sealed segment not yet released, whose
@@ -163,7 +165,7 @@ class SpanSpool:
             raise RuntimeError("the spool is not open")
         path = self._slot / f"{self._next_number:012d}{_SEGMENT_SUFFIX}"
         self._next_number += 1
-        self._segment = open(path, "wb")  # noqa: SIM115 - closed by seal() or close()
+        self._segment = open(path, "wb", buffering=0)  # noqa: SIM115 - closed by seal()/close()
         self._segment_path = path
         self._segment_bytes = 0
 
