@@ -201,3 +201,23 @@ def test_a_spool_that_cannot_grow_answers_503_and_keeps_nothing_of_the_request(
     assert wait_for_distinct_span_ids(store, keys.project_id, len(probe)) == len(probe)
     server.stop()  # SIGTERM: the writer drains; nothing of the refused request appears
     assert distinct_span_ids(store, keys.project_id) == len(probe)
+
+
+def test_spans_acknowledged_before_a_sigkill_are_stored_by_the_restarted_api(
+    make_server, endpoint
+) -> None:
+    clickhouse, _ = endpoint
+    server, keys, store = make_server()
+    spans = rag_trace()
+    clickhouse.stop(signal.SIGKILL)
+    try:
+        with httpx.Client(base_url=server.base_url, auth=keys.basic_auth, timeout=30) as http:
+            answer = http.post("/api/v1/ingest", json={"spans": spans})
+        # Acknowledged once spooled: with the store down it cannot have been inserted.
+        assert answer.status_code == 200, answer.text
+        server.stop(signal.SIGKILL)
+    finally:
+        clickhouse.start()
+    assert distinct_span_ids(store, keys.project_id) == 0
+    server.start()  # no client re-sends anything: the new process writes what was spooled
+    assert wait_for_distinct_span_ids(store, keys.project_id, len(spans)) == len(spans)
