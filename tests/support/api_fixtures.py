@@ -120,7 +120,8 @@ def running_api(
     **overrides: Any,
 ) -> Iterator[LiveApi]:
     """The real API on 127.0.0.1 over ``store`` and the ``metadata`` DB; key checks are not
-    cached, so a revoked key is refused at once. ``overrides`` change settings (e.g. limits)."""
+    cached, so a revoked key is refused at once, and ingest converts inline (tests of the worker
+    processes ask for them). ``overrides`` change settings (e.g. limits)."""
     url, sessions = metadata
     settings = settings.replace(
         **{
@@ -128,6 +129,7 @@ def running_api(
             "write_flush_interval_s": 0.05,
             "auth_cache_ttl_s": 0.0,
             "rate_limit_per_s": 0,
+            "ingest_workers": 0,
             **overrides,
         }
     )

@@ -20,6 +20,12 @@ class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message says how to fix it."""
 
 
+def default_ingest_workers() -> int:
+    """One ingest worker process per CPU core, or none (convert inline) on a single core."""
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration. Field ``foo_bar`` is read from ``HALOSCOPE_FOO_BAR``."""
@@ -46,6 +52,9 @@ class Settings:
     write_flush_interval_s: float = 0.5
     write_queue_max_rows: int = 500_000
     ingest_spool_fsync: bool = False
+    # Processes that decode and convert ingest requests (default: one per core when there are
+    # several); 0 converts on the API's event loop.
+    ingest_workers: int = field(default_factory=default_ingest_workers)
     # API-key verification cache (seconds a verified key is trusted without a DB read).
     auth_cache_ttl_s: float = 30.0
     # Per-API-key rate limit (token bucket): sustained requests/s and burst; 0 disables it.

@@ -19,6 +19,7 @@ from haloscope.platform.api.rate_limit import RateLimiter
 from haloscope.platform.api.responses import OrjsonResponse
 from haloscope.platform.auth.api_keys import ApiKeyVerifier
 from haloscope.platform.config import Settings
+from haloscope.platform.ingest.conversion import RequestConverter
 from haloscope.platform.ingest.spool import SpanSpool
 from haloscope.platform.ingest.writer import SpanWriter
 from haloscope.platform.store import TraceStore
@@ -31,8 +32,8 @@ def create_app(
 ) -> FastAPI:
     """Build the API over an opened, migrated ``store`` and the metadata DB ``sessionmaker``.
 
-    The lifespan starts the span writer and, on shutdown, writes every queued span before
-    returning. The caller keeps ownership of ``store`` (it is not closed here).
+    The lifespan starts the span writer and the ingest worker processes (``ingest_workers``)
+    and, on shutdown, stops the workers and writes every queued span before returning. The caller keeps ownership of ``store`` (it is not closed here).
     """
     writer = SpanWriter(
         store,
@@ -41,13 +42,16 @@ def create_app(
         flush_interval_s=settings.write_flush_interval_s,
         max_queued_rows=settings.write_queue_max_rows,
     )
+    converter = RequestConverter(settings.ingest_workers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         writer.start()
+        await run_in_threadpool(converter.start)
         try:
             yield
         finally:
+            await run_in_threadpool(converter.stop)
             await run_in_threadpool(writer.stop)
 
     app = FastAPI(
@@ -60,6 +64,7 @@ def create_app(
         settings=settings,
         store=store,
         writer=writer,
+        converter=converter,
         verifier=ApiKeyVerifier(sessionmaker, settings.auth_cache_ttl_s),
     )
     app.state.metadata_sessions = sessionmaker

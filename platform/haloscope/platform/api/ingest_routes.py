@@ -10,24 +10,16 @@ kept; the client's retry is deduplicated by span id, so nothing is lost or count
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from haloscope.platform.api.auth import authenticated_project
 from haloscope.platform.api.context import ApiContext, api_context
 from haloscope.platform.api.errors import ApiError
 from haloscope.platform.api.responses import OrjsonResponse
-from haloscope.platform.ingest.body import decode_body
+from haloscope.platform.ingest.conversion import EncodedBatch, IngestRequest
 from haloscope.platform.ingest.errors import PayloadError
-from haloscope.platform.ingest.otlp import (
-    decode_export_request,
-    encode_export_response,
-    media_type,
-)
-from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
-from haloscope.platform.ingest.results import ConvertedBatch
-from haloscope.platform.ingest.sdk_batch import parse_sdk_batch
+from haloscope.platform.ingest.otlp import encode_export_response, media_type
 from starlette.concurrency import run_in_threadpool
 
 router = APIRouter()
@@ -41,22 +33,12 @@ _STORE_RETRY_AFTER_S = "5"
 @router.post("/api/v1/ingest")
 async def ingest_sdk_batch(request: Request, project_id: Project, ctx: Context) -> Response:
     """Store a batch of spans in the SDK wire format (docs/wire-format.md)."""
-    settings = ctx.settings
-
-    def convert(body: bytes) -> ConvertedBatch:
-        return parse_sdk_batch(
-            body,
-            project_id,
-            max_spans=settings.max_spans_per_request,
-            max_field_bytes=settings.max_field_bytes,
-        )
-
-    batch = await _accept(request, ctx, convert)
+    batch = await _accept(request, ctx, "sdk", "application/json", project_id)
     rejected = [
         {"index": r.index, "span_id": r.span_id, "reason": r.reason} for r in batch.rejected
     ]
     return OrjsonResponse(
-        {"accepted": len(batch.rows), "rejected": rejected},
+        {"accepted": batch.n_rows, "rejected": rejected},
         status_code=207 if rejected else 200,
     )
 
@@ -64,46 +46,44 @@ async def ingest_sdk_batch(request: Request, project_id: Project, ctx: Context) 
 @router.post("/v1/traces")
 async def ingest_otlp_traces(request: Request, project_id: Project, ctx: Context) -> Response:
     """Store an OTLP/HTTP ``ExportTraceServiceRequest`` (protobuf or JSON)."""
-    settings = ctx.settings
     kind = media_type(request.headers.get("content-type"))
-
-    def convert(body: bytes) -> ConvertedBatch:
-        return convert_otlp_request(
-            decode_export_request(body, kind),
-            project_id,
-            max_spans=settings.max_spans_per_request,
-            max_field_bytes=settings.max_field_bytes,
-        )
-
-    batch = await _accept(request, ctx, convert)
+    batch = await _accept(request, ctx, "otlp", kind, project_id)
     return Response(encode_export_response(batch.rejected, kind), media_type=kind)
 
 
 async def _accept(
-    request: Request, ctx: ApiContext, convert: Callable[[bytes], ConvertedBatch]
-) -> ConvertedBatch:
+    request: Request, ctx: ApiContext, fmt: Literal["sdk", "otlp"], kind: str, project_id: str
+) -> EncodedBatch:
     """Read, decode and convert a request body, then store its valid spans, whole or not at all."""
     writer = ctx.writer
     if writer.store_failing:
         raise _store_unavailable("the trace store is failing; retry later")
     if not writer.has_room():
         raise _queue_full()
-    max_bytes = ctx.settings.max_request_bytes
-    raw = await read_capped_body(request, max_bytes)
-    encoding = request.headers.get("content-encoding")
-
-    # Decoding, validation and encoding run on the event loop: they are CPU-bound Python, so
-    # threads would only take turns on the GIL, and the hand-offs cost more than they give
-    # (docs/api.md, "Ingest throughput"). A spool that fsyncs blocks on the disk: in a thread.
-    batch = convert(decode_body(raw, encoding, max_bytes))
-    if not batch.rows:
+    settings = ctx.settings
+    raw = await read_capped_body(request, settings.max_request_bytes)
+    # Conversion is CPU-bound Python: on the event loop (threads would only take turns on the
+    # GIL, and the hand-offs cost more than they give), or in worker processes with
+    # ingest_workers (docs/api.md, "Ingest throughput").
+    batch = await ctx.converter.convert(
+        IngestRequest(
+            fmt=fmt,
+            body=raw,
+            content_encoding=request.headers.get("content-encoding"),
+            media_kind=kind,
+            project_id=project_id,
+            max_bytes=settings.max_request_bytes,
+            max_spans=settings.max_spans_per_request,
+            max_field_bytes=settings.max_field_bytes,
+        )
+    )
+    if not batch.n_rows:
         return batch
-    payload = ctx.store.encode_spans(batch.rows)
     try:
-        if ctx.settings.ingest_spool_fsync:
-            submitted = await run_in_threadpool(writer.submit, payload, len(batch.rows))
+        if settings.ingest_spool_fsync:  # blocks on the disk: in a thread
+            submitted = await run_in_threadpool(writer.submit, batch.payload, batch.n_rows)
         else:
-            submitted = writer.submit(payload, len(batch.rows))
+            submitted = writer.submit(batch.payload, batch.n_rows)
     except OSError as exc:
         raise _store_unavailable(
             f"the ingest spool cannot be written ({exc}); retry later"

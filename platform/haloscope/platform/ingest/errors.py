@@ -11,6 +11,10 @@ class PayloadError(Exception):
         self.status_code = status_code
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[PayloadError], tuple[int, str]]:
+        # Raised in an ingest worker process, it is pickled back to the API process.
+        return (PayloadError, (self.status_code, self.reason))
+
 
 class SpanRejected(ValueError):
     """One span is invalid; the message is the reason reported back to the client."""
