@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from haloscope import sdk
 from haloscope.platform.config import Settings
@@ -221,3 +222,13 @@ def test_spans_acknowledged_before_a_sigkill_are_stored_by_the_restarted_api(
     assert distinct_span_ids(store, keys.project_id) == 0
     server.start()  # no client re-sends anything: the new process writes what was spooled
     assert wait_for_distinct_span_ids(store, keys.project_id, len(spans)) == len(spans)
+
+
+def test_ingest_workers_exit_when_the_api_is_killed(make_server) -> None:
+    server, _, _ = make_server(ingest_workers="2")
+    api = psutil.Process(server.process.pid)
+    workers = [child for child in api.children() if "multiprocessing" in " ".join(child.cmdline())]
+    assert len([w for w in workers if "spawn_main" in " ".join(w.cmdline())]) == 2
+    server.stop(signal.SIGKILL)
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert alive == [], f"ingest workers outlived the API: {alive}"

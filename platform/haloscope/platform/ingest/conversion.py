@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -23,6 +26,8 @@ from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
 from haloscope.platform.ingest.results import Rejection
 from haloscope.platform.ingest.sdk_batch import parse_sdk_batch
 from haloscope.platform.store.encoding import encode_spans
+
+_PARENT_POLL_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,18 @@ def _ready() -> bool:
     return True
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: exit as soon as the API process is gone (killed with SIGKILL or by
+    the OOM killer, it cannot stop its pool, and the workers would otherwise linger)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class RequestConverter:
     """Runs :func:`convert_request` on the event loop (``workers == 0``) or in a pool of
     ``workers`` processes started fresh (``spawn``: nothing of the API process is inherited)."""
@@ -85,7 +102,10 @@ class RequestConverter:
         """Start the worker processes (if any) and wait until each has imported the code."""
         if self._workers > 0 and self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
             )
             for future in [self._pool.submit(_ready) for _ in range(self._workers)]:
                 future.result()
