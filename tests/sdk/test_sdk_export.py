@@ -60,12 +60,18 @@ def test_server_down_never_raises_nor_blocks(make_client, ingest_server):
     def outer() -> str:
         return inner()
 
-    worst = 0.0
+    durations = []
     for _ in range(2000):
         started = time.perf_counter()
         assert outer() == "x"
-        worst = max(worst, time.perf_counter() - started)
-    assert worst < 0.05, f"a traced call took {worst * 1000:.1f} ms"
+        durations.append(time.perf_counter() - started)
+    durations.sort()
+    # Blocking on the exporter (its retries and backoff) would slow many calls; one stall of a
+    # loaded 2-core CI machine (a GC pass, the scheduler) is not the SDK blocking, so the bound
+    # is on the 99th percentile, with a ceiling for the worst call.
+    p99, worst = durations[int(len(durations) * 0.99)], durations[-1]
+    assert p99 < 0.01, f"1% of traced calls took over {p99 * 1000:.1f} ms"
+    assert worst < 1.0, f"a traced call took {worst * 1000:.1f} ms"
     assert client.flush(10) is True
     assert client.stats.failed == 4000 and client.stats.sent == 0
     started = time.perf_counter()
