@@ -10,7 +10,7 @@ from haloscope.platform.ingest.sdk_batch import parse_sdk_batch
 from haloscope.platform.ingest.spool import SpanSpool
 from haloscope.platform.ingest.writer import SpanWriter
 from haloscope.platform.store import StoreError, TraceStore
-from haloscope.platform.store.encoding import join_encoded_spans
+from haloscope.platform.store.encoding import encode_spans, join_encoded_spans
 
 from tests.api.spans import rag_trace
 from tests.api.store_queries import stored_span_count, wait_for_span_count
@@ -19,7 +19,7 @@ from tests.api.store_queries import stored_span_count, wait_for_span_count
 def _encoded_trace(store: TraceStore, project_id: str) -> tuple[bytes, int]:
     body = orjson.dumps({"spans": rag_trace()})
     rows = parse_sdk_batch(body, project_id, max_spans=10, max_field_bytes=10_000).rows
-    return store.encode_spans(rows), len(rows)
+    return encode_spans(rows), len(rows)
 
 
 class OutageStore:

@@ -55,7 +55,7 @@ def test_resent_batch_never_double_counts(trace_store: TraceStore, project_id: s
     rows = rag_dataset(project_id, n_traces=5)
     trace_store.insert_spans(rows)
     trace_store.insert_spans(rows)
-    payload = trace_store.encode_spans([encoding.span_row(r) for r in rows])
+    payload = encoding.encode_spans([encoding.span_row(r) for r in rows])
     trace_store.insert_encoded_spans(payload, len(rows))
 
     page = trace_store.list_traces(project_id, TraceFilter(), limit=100)

@@ -12,7 +12,6 @@ from haloscope.platform.store import migrate as migrations
 from haloscope.platform.store.base import SCORE_COLUMNS, SPAN_COLUMNS, StoreDriver, StoreError
 from haloscope.platform.store.dashboard_queries import ScoreThreshold
 from haloscope.platform.store.encoding import (
-    SpanRow,
     decode_span,
     encode_scores,
     encode_spans,
@@ -77,13 +76,8 @@ class TraceStore:
         """Release the driver."""
         self.driver.close()
 
-    @staticmethod
-    def encode_spans(rows: Sequence[SpanRow]) -> bytes:
-        """Span rows as insert bytes for :meth:`insert_encoded_spans`."""
-        return encode_spans(rows)
-
     def insert_encoded_spans(self, payload: bytes, n_rows: int) -> None:
-        """Insert ``n_rows`` spans already encoded by :meth:`encode_spans` (no-op when 0)."""
+        """Insert ``n_rows`` spans already encoded by ``encoding.encode_spans`` (no-op when 0)."""
         if n_rows > 0:
             self.driver.insert_formatted("spans", SPAN_COLUMNS, payload, "JSONCompactEachRow")
 
