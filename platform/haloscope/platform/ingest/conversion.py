@@ -124,12 +124,15 @@ class RequestConverter:
 
     async def convert(self, request: IngestRequest) -> EncodedBatch:
         """The converted request; a worker that died is replaced and the request retried once."""
-        if self._pool is None:
+        pool = self._pool
+        if pool is None:
             return convert_request(request)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, convert_request, request)
+            return await loop.run_in_executor(pool, convert_request, request)
         except BrokenProcessPool:
-            self.stop()
-            self.start()
+            # Requests in flight all fail with the pool; only the first replaces it.
+            if self._pool is pool:
+                self.stop()
+                self.start()
             return await loop.run_in_executor(self._pool, convert_request, request)
