@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from haloscope.platform.store import TraceStore
 
@@ -16,13 +17,18 @@ def stored_span_count(store: TraceStore, project_id: str) -> int:
     return int(rows[0]["n"])
 
 
+def wait_for_count(read: Callable[[], int], expected: int, timeout_s: float) -> int:
+    """Poll ``read`` until it returns ``expected`` (or the timeout); return the last count."""
+    deadline = time.monotonic() + timeout_s
+    count = read()
+    while count != expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        count = read()
+    return count
+
+
 def wait_for_span_count(
     store: TraceStore, project_id: str, expected: int, timeout_s: float = 20.0
 ) -> int:
     """Poll until the project has ``expected`` spans (or the timeout); return the last count."""
-    deadline = time.monotonic() + timeout_s
-    count = stored_span_count(store, project_id)
-    while count != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        count = stored_span_count(store, project_id)
-    return count
+    return wait_for_count(lambda: stored_span_count(store, project_id), expected, timeout_s)

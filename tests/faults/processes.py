@@ -16,6 +16,7 @@ from haloscope.platform.config import Settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
 from haloscope.platform.store import TraceStore, open_store
 
+from tests.api.store_queries import wait_for_count
 from tests.support.api_fixtures import ProjectKeys, free_port
 from tests.support.store_fixtures import REPO_ROOT
 
@@ -137,9 +138,4 @@ def wait_for_distinct_span_ids(
 ) -> int:
     """Poll until the project has ``expected`` distinct span ids (acknowledged spans reach the
     store within the writer's flush interval); return the last count."""
-    deadline = time.monotonic() + timeout_s
-    count = distinct_span_ids(store, project_id)
-    while count != expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-        count = distinct_span_ids(store, project_id)
-    return count
+    return wait_for_count(lambda: distinct_span_ids(store, project_id), expected, timeout_s)
