@@ -16,12 +16,19 @@ from haloscope.platform.ingest.otlp import (
 from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
 from haloscope.platform.ingest.results import Rejection
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.api.otel_spans import recorded_spans
 
 
+def _convert(request: ExportTraceServiceRequest):
+    """Convert an official request message the way ingest does: from its protobuf bytes."""
+    view = decode_export_request(request.SerializeToString(), PROTOBUF)
+    return convert_otlp_request(view, "p1", max_spans=100, max_field_bytes=100_000)
+
+
 def _rows_by_name(request) -> dict:
-    batch = convert_otlp_request(request, "p1", max_spans=100, max_field_bytes=100_000)
+    batch = _convert(request)
     assert batch.rejected == []
     return {row["name"]: row for row in batch.row_dicts()}
 
@@ -82,7 +89,9 @@ def test_otlp_json_with_hex_ids_decodes_like_protobuf() -> None:
                     if key in span:  # protobuf JSON is base64; OTLP JSON is hex
                         span[key] = json_format.base64.b64decode(span[key]).hex()
     from_json = decode_export_request(orjson.dumps(document), JSON)
-    assert _rows_by_name(from_json) == _rows_by_name(request)
+    batch = convert_otlp_request(from_json, "p1", max_spans=100, max_field_bytes=100_000)
+    assert batch.rejected == []
+    assert {row["name"]: row for row in batch.row_dicts()} == _rows_by_name(request)
 
 
 def test_invalid_spans_are_rejected_and_reported_in_partial_success() -> None:
@@ -90,7 +99,7 @@ def test_invalid_spans_are_rejected_and_reported_in_partial_success() -> None:
     spans = request.resource_spans[0].scope_spans[0].spans
     spans[0].span_id = b"\x01\x02"
     spans[1].end_time_unix_nano = spans[1].start_time_unix_nano - 1
-    batch = convert_otlp_request(request, "p1", max_spans=100, max_field_bytes=100_000)
+    batch = _convert(request)
     assert len(batch.rows) == len(spans) - 2
     assert [r.index for r in batch.rejected] == [0, 1]
     assert "span_id" in batch.rejected[0].reason

@@ -1,9 +1,10 @@
 """OTLP/HTTP trace export bodies: decoding requests and encoding responses.
 
-Protobuf (``application/x-protobuf``) and JSON (``application/json``) are both accepted. OTLP
-JSON spells trace and span ids as hex, while protobuf's JSON mapping expects base64 for bytes
-fields, so ids are rewritten before parsing; an id that is not hex becomes empty and its span is
-rejected by the mapping with a reason, like any other invalid span.
+Protobuf (``application/x-protobuf``) and JSON (``application/json``) are both accepted and
+decoded to the same :data:`TraceRequestView` (``otlp_view``). OTLP JSON spells trace and span
+ids as hex, while protobuf's JSON mapping expects base64 for bytes fields, so ids are rewritten
+before parsing; an id that is not hex becomes empty and its span is rejected by the mapping with
+a reason, like any other invalid span.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import orjson
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from haloscope.platform.ingest.errors import PayloadError
+from haloscope.platform.ingest.otlp_view import TraceRequestView
 from haloscope.platform.ingest.results import Rejection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -38,11 +40,12 @@ def media_type(content_type: str | None) -> str:
     )
 
 
-def decode_export_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
-    """Parse an ``ExportTraceServiceRequest`` in the given encoding; ``PayloadError`` 400."""
+def decode_export_request(body: bytes, kind: str) -> Any:
+    """Parse an ``ExportTraceServiceRequest`` in the given encoding as a
+    :data:`TraceRequestView`; ``PayloadError`` 400."""
     if kind == PROTOBUF:
         try:
-            return ExportTraceServiceRequest.FromString(body)
+            return TraceRequestView.FromString(body)
         except DecodeError as exc:
             raise PayloadError(400, f"body is not a valid OTLP protobuf message: {exc}") from exc
     try:
@@ -58,11 +61,12 @@ def decode_export_request(body: bytes, kind: str) -> ExportTraceServiceRequest:
                 for link in _dicts(span.get("links")):
                     _hex_ids_to_base64(link)
     try:
-        return json_format.ParseDict(
+        request = json_format.ParseDict(
             document, ExportTraceServiceRequest(), ignore_unknown_fields=True
         )
     except json_format.ParseError as exc:
         raise PayloadError(400, f"body is not a valid OTLP JSON message: {exc}") from exc
+    return TraceRequestView.FromString(request.SerializeToString())
 
 
 def encode_export_response(rejected: list[Rejection], kind: str) -> bytes:

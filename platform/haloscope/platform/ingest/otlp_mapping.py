@@ -7,11 +7,12 @@ attribute that no column takes is kept in ``metadata`` as text. docs/api.md has 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 from haloscope.platform.ingest.errors import PayloadError, SpanRejected
+from haloscope.platform.ingest.otlp_view import STATUS_CODE_ERROR, attribute_values
 from haloscope.platform.ingest.results import ConvertedBatch, Rejection
 from haloscope.platform.ingest.span_fields import (
     check_text,
@@ -22,10 +23,7 @@ from haloscope.platform.ingest.span_fields import (
     stringify,
     token_count,
 )
-from haloscope.platform.store.encoding import span_row
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from haloscope.platform.store.encoding import SpanRow, datetime64_text
 
 OPENINFERENCE_KINDS: dict[str, str] = {
     "LLM": "llm",
@@ -57,21 +55,64 @@ _PROMPT_EVENT_ROLES = {
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
+_GENAI_OPERATION = "gen_ai.operation.name"
+
+# The attributes a column is taken from, by precedence: the first present, non-empty one is
+# taken; those after it stay in metadata.
+_PROMPT_TOKENS = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+_COMPLETION_TOKENS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+_TOTAL_TOKENS = ("llm.token_count.total", "gen_ai.usage.total_tokens")
+_MODEL = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
+_PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+_COST = ("llm.cost.total", "gen_ai.usage.cost")
+_TOOL_NAME = ("gen_ai.tool.name", "tool.name")
+_TOOL_ARGUMENTS = ("gen_ai.tool.call.arguments", "tool.parameters")
+_SESSION = ("session.id", "gen_ai.conversation.id")
+_USER = ("user.id", "enduser.id")
+_RELEASE = ("service.version",)
+
+
+class _IoKeys:
+    """Where one side (input or output) of a span is read from, by precedence."""
+
+    def __init__(self, side: str, genai_keys: tuple[str, ...], messages_prefix: str) -> None:
+        self.value = f"{side}.value"
+        self.mime_type = f"{side}.mime_type"
+        self.genai_keys = genai_keys
+        self.messages_prefix = messages_prefix
+
+
+_INPUT = _IoKeys("input", ("gen_ai.input.messages", "gen_ai.prompt"), "llm.input_messages.")
+_OUTPUT = _IoKeys("output", ("gen_ai.output.messages", "gen_ai.completion"), "llm.output_messages.")
+_DOCUMENTS = "retrieval.documents."
 
 
 def convert_otlp_request(
-    request: ExportTraceServiceRequest, project_id: str, *, max_spans: int, max_field_bytes: int
+    request: Any, project_id: str, *, max_spans: int, max_field_bytes: int
 ) -> ConvertedBatch:
-    """Convert every span of an export request; span indexes count across all resources."""
+    """Convert every span of an export request (a :data:`TraceRequestView`, as
+    ``decode_export_request`` returns); span indexes count across all resources."""
     total = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
     if total > max_spans:
         raise PayloadError(413, f"{total} spans in one request; the limit is {max_spans}")
     batch = ConvertedBatch()
+    rows, rejected = batch.rows, batch.rejected
     index = 0
     for resource_spans in request.resource_spans:
-        resource = attributes_dict(resource_spans.resource.attributes)
+        try:
+            resource = attribute_values(resource_spans.resource.attributes)
+        except SpanRejected as exc:
+            raise PayloadError(400, f"resource {exc}") from exc
         release = resource.pop("service.version", None)
-        base_metadata = {key: stringify(value) for key, value in resource.items()}
+        base_metadata = {key: stringify(resource[key]) for key in sorted(resource)}
         for scope_spans in resource_spans.scope_spans:
             metadata = dict(base_metadata)
             if scope_spans.scope.name:
@@ -80,137 +121,96 @@ def convert_otlp_request(
                 metadata["otel.scope.version"] = scope_spans.scope.version
             for span in scope_spans.spans:
                 try:
-                    row = convert_otlp_span(span, project_id, release, metadata, max_field_bytes)
-                    batch.rows.append(span_row(row))
+                    rows.append(
+                        convert_otlp_span(span, project_id, release, metadata, max_field_bytes)
+                    )
                 except SpanRejected as exc:
-                    batch.rejected.append(Rejection(index, span.span_id.hex(), str(exc)))
+                    rejected.append(Rejection(index, span.span_id.hex(), str(exc)))
                 index += 1
     return batch
 
 
 def convert_otlp_span(
-    span: Span,
+    span: Any,
     project_id: str,
     resource_release: Any,
     base_metadata: Mapping[str, str],
     max_field_bytes: int,
-) -> dict[str, Any]:
-    """One OTLP span to a span row, raising ``SpanRejected`` with the reason."""
-    if len(span.trace_id) != 16 or span.trace_id == _ZERO_TRACE_ID:
+) -> SpanRow:
+    """One OTLP span (of a :data:`TraceRequestView`) to a span row, raising ``SpanRejected``
+    with the reason. Written for the hot path: the row tuple is built in SPAN_COLUMNS order."""
+    trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
         raise SpanRejected("trace_id must be 16 bytes (32 hex characters), not all zero")
-    if len(span.span_id) != 8 or span.span_id == _ZERO_SPAN_ID:
+    if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
         raise SpanRejected("span_id must be 8 bytes (16 hex characters), not all zero")
-    if len(span.parent_span_id) not in (0, 8):
+    if len(parent_id) not in (0, 8):
         raise SpanRejected("parent_span_id must be empty or 8 bytes (16 hex characters)")
-    if not span.name:
+    name = span.name
+    if not name:
         raise SpanRejected("name must be a non-empty string")
-    if span.end_time_unix_nano < span.start_time_unix_nano:
+    start_ns, end_ns = span.start_time_unix_nano, span.end_time_unix_nano
+    if end_ns < start_ns:
         raise SpanRejected("end_time is before start_time")
-    start = span.start_time_unix_nano // 1000
-    end = span.end_time_unix_nano // 1000
+    start, end = start_ns // 1000, end_ns // 1000
     check_times(start, end)
 
     mx = max_field_bytes
-    attrs = attributes_dict(span.attributes)
-    pop = attrs.pop
-    events = [(event.name, attributes_dict(event.attributes)) for event in span.events]
-    kind = _span_kind(pop("openinference.span.kind", None), attrs.get("gen_ai.operation.name"))
+    attrs = attribute_values(span.attributes)
+    events = [(event.name, attribute_values(event.attributes)) for event in span.events]
+    kind = _span_kind(attrs.pop("openinference.span.kind", None), attrs.get(_GENAI_OPERATION))
     status, status_message = _status(span.status, events)
-    prompt_tokens = _first_int(
-        pop, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"
-    )
-    completion_tokens = _first_int(
-        pop,
-        "gen_ai.usage.output_tokens",
-        "gen_ai.usage.completion_tokens",
-        "llm.token_count.completion",
-    )
-    total_tokens = _first_int(pop, "llm.token_count.total", "gen_ai.usage.total_tokens")
-    release = _first(pop, "service.version") or resource_release
-    tool_name = _first(pop, "gen_ai.tool.name", "tool.name")
-    tool_arguments = _first(pop, "gen_ai.tool.call.arguments", "tool.parameters")
-    details = next((a for name, a in events if name == _DETAILS_EVENT), {})
-
-    row = {
-        "project_id": project_id,
-        "trace_id": span.trace_id.hex(),
-        "span_id": span.span_id.hex(),
-        "parent_span_id": span.parent_span_id.hex(),
-        "name": check_text("name", span.name, mx),
-        "kind": kind,
-        "start_time": start,
-        "end_time": end,
-        "status": status,
-        "status_message": optional_text("status_message", status_message, mx),
-        "input": json_text("input", _input(attrs, events, details), mx),
-        "output": json_text("output", _output(attrs, events, details), mx),
-        "model": optional_text(
-            "model",
-            _first(pop, "gen_ai.request.model", "gen_ai.response.model", "llm.model_name"),
-            mx,
-        ),
-        "provider": optional_text(
-            "provider",
-            _first(pop, "gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
-            mx,
-        ),
-        "prompt_tokens": token_count("prompt tokens", prompt_tokens),
-        "completion_tokens": token_count("completion tokens", completion_tokens),
-        "total_tokens": token_count(
+    prompt_tokens = _take_int(attrs, _PROMPT_TOKENS)
+    completion_tokens = _take_int(attrs, _COMPLETION_TOKENS)
+    total_tokens = _take_int(attrs, _TOTAL_TOKENS)
+    model = _take(attrs, _MODEL)
+    provider = _take(attrs, _PROVIDER)
+    cost = _take(attrs, _COST)
+    tool_name = _take(attrs, _TOOL_NAME)
+    tool_arguments = _take(attrs, _TOOL_ARGUMENTS)
+    session_id = _take(attrs, _SESSION)
+    user_id = _take(attrs, _USER)
+    release = _take(attrs, _RELEASE) or resource_release
+    tags = _tags(attrs.pop("tag.tags", None), mx)
+    details = _details(events) if events else {}
+    input_value = _io_value(attrs, _INPUT, lambda: _event_input(events, details))
+    output_value = _io_value(attrs, _OUTPUT, lambda: _event_output(events, details))
+    # Last, when the columns above have taken their keys: the scan runs over what is left.
+    documents = _indexed(attrs, _DOCUMENTS, "document.") if attrs else None
+    metadata = dict(base_metadata)
+    for key in sorted(attrs):
+        value = stringify(attrs[key])
+        metadata[key] = value if len(value) * 4 <= mx else check_text(f"attribute {key}", value, mx)
+    return (
+        project_id,
+        trace_id.hex(),
+        span_id.hex(),
+        parent_id.hex(),
+        check_text("name", name, mx),
+        kind,
+        datetime64_text(start),
+        datetime64_text(end),
+        status,
+        optional_text("status_message", status_message, mx),
+        json_text("input", input_value, mx),
+        json_text("output", output_value, mx),
+        optional_text("model", model, mx),
+        optional_text("provider", provider, mx),
+        token_count("prompt tokens", prompt_tokens),
+        token_count("completion tokens", completion_tokens),
+        token_count(
             "total tokens", total_tokens or (prompt_tokens or 0) + (completion_tokens or 0)
         ),
-        "cost": cost_usd("cost", _first(pop, "llm.cost.total", "gen_ai.usage.cost")),
-        "documents": json_text(
-            "documents", _indexed(attrs, "retrieval.documents.", "document."), mx
-        ),
-        "tool_name": optional_text("tool name", tool_name, mx),
-        "tool_arguments": json_text("tool arguments", _decoded_json(tool_arguments), mx),
-        "session_id": optional_text(
-            "session_id", _first(pop, "session.id", "gen_ai.conversation.id"), mx
-        ),
-        "user_id": optional_text("user_id", _first(pop, "user.id", "enduser.id"), mx),
-        "release": optional_text("release", release, mx),
-        "tags": _tags(pop("tag.tags", None), mx),
-        "metadata": dict(base_metadata),
-    }
-    metadata = row["metadata"]
-    for key, value in attrs.items():
-        metadata[key] = check_text(f"attribute {key}", stringify(value), mx)
-    return row
-
-
-_SCALAR_VALUES = frozenset({"string_value", "int_value", "double_value", "bool_value"})
-
-
-def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
-    """OTLP key/values as a plain dict of Python values."""
-    out = {}
-    for kv in attributes:
-        # Scalars (nearly every attribute) are read inline: a call per attribute is measurable.
-        value = kv.value
-        which = value.WhichOneof("value")
-        out[kv.key] = getattr(value, which) if which in _SCALAR_VALUES else any_value(value)
-    return out
-
-
-def any_value(value: AnyValue) -> Any:
-    """An OTLP ``AnyValue`` as a Python value (bytes as hex text)."""
-    which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value
-    if which == "int_value":
-        return value.int_value
-    if which == "double_value":
-        return value.double_value
-    if which == "bool_value":
-        return value.bool_value
-    if which == "array_value":
-        return [any_value(item) for item in value.array_value.values]
-    if which == "kvlist_value":
-        return attributes_dict(value.kvlist_value.values)
-    if which == "bytes_value":
-        return value.bytes_value.hex()
-    return None
+        cost_usd("cost", cost),
+        json_text("documents", documents, mx),
+        optional_text("tool name", tool_name, mx),
+        json_text("tool arguments", _decoded_json(tool_arguments), mx),
+        optional_text("session_id", session_id, mx),
+        optional_text("user_id", user_id, mx),
+        optional_text("release", release, mx),
+        tags,
+        metadata,
+    )
 
 
 def _span_kind(openinference_kind: Any, genai_operation: Any) -> str:
@@ -223,8 +223,8 @@ def _span_kind(openinference_kind: Any, genai_operation: Any) -> str:
     return "span"
 
 
-def _status(status: Status, events: list[tuple[str, dict[str, Any]]]) -> tuple[str, str]:
-    if status.code != Status.STATUS_CODE_ERROR:
+def _status(status: Any, events: list[tuple[str, dict[str, Any]]]) -> tuple[str, str]:
+    if status.code != STATUS_CODE_ERROR:
         return "ok", ""
     if status.message:
         return "error", status.message
@@ -236,24 +236,25 @@ def _status(status: Status, events: list[tuple[str, dict[str, Any]]]) -> tuple[s
     return "error", ""
 
 
-def _first(pop: Any, *keys: str) -> Any:
-    """Pop and return the first present, non-empty value; the other keys stay in metadata."""
+def _take(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    """Pop and return the first present, non-empty value; the keys after it stay in metadata."""
     for key in keys:
-        value = pop(key, None)
-        if value is not None and value != "":
-            return value
+        if key in attrs:
+            value = attrs.pop(key)
+            if value is not None and value != "":
+                return value
     return None
 
 
-def _first_int(pop: Any, *keys: str) -> int | None:
-    value = _first(pop, *keys)
+def _take_int(attrs: dict[str, Any], keys: tuple[str, ...]) -> int | None:
+    value = _take(attrs, keys)
+    if value is None or type(value) is int:
+        return value
     if type(value) is str and value.isdigit():
         return int(value)
     if type(value) is float and value.is_integer():
         return int(value)
-    if value is not None and type(value) is not int:
-        raise SpanRejected(f"{keys[0]} must be an integer")
-    return value
+    raise SpanRejected(f"{keys[0]} must be an integer")
 
 
 def _decoded_json(value: Any) -> Any:
@@ -270,13 +271,14 @@ def _indexed(attrs: dict[str, Any], prefix: str, entity: str) -> list[dict[str, 
     """Collect flattened ``<prefix>N.<entity><field>`` attributes into a list of objects.
 
     ``llm.input_messages.0.message.role`` becomes ``[{"role": ...}]``; deeper paths keep their
-    dotted remainder as the key. The collected attributes are removed from ``attrs``.
+    dotted remainder as the key. Each object's keys are sorted (attribute maps carry no order).
+    The collected attributes are removed from ``attrs``.
     """
     keys = [key for key in attrs if key.startswith(prefix)]
     if not keys:
         return None
     items: dict[int, dict[str, Any]] = {}
-    for key in keys:
+    for key in sorted(keys):
         index_text, _, path = key[len(prefix) :].partition(".")
         if not index_text.isdigit() or not path:
             continue
@@ -286,16 +288,29 @@ def _indexed(attrs: dict[str, Any], prefix: str, entity: str) -> list[dict[str, 
     return [items[i] for i in sorted(items)] or None
 
 
-def _event_messages(events: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]] | None:
-    messages = [
+def _details(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The attributes of the GenAI inference details event, if the span has one."""
+    return next((attributes for name, attributes in events if name == _DETAILS_EVENT), {})
+
+
+def _event_input(events: list[tuple[str, dict[str, Any]]], details: dict[str, Any]) -> Any:
+    """The input recorded as events: the details event's messages, else the prompt events."""
+    messages = details.get("gen_ai.input.messages")
+    if messages:
+        return messages
+    found = [
         {"role": _PROMPT_EVENT_ROLES[name], **attributes}
         for name, attributes in events
         if name in _PROMPT_EVENT_ROLES
     ]
-    return messages or None
+    return found or None
 
 
-def _event_choices(events: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]] | None:
+def _event_output(events: list[tuple[str, dict[str, Any]]], details: dict[str, Any]) -> Any:
+    """The output recorded as events: the details event's messages, else the choice events."""
+    messages = details.get("gen_ai.output.messages")
+    if messages:
+        return messages
     choices = [
         {key: _decoded_json(value) for key, value in attributes.items()}
         for name, attributes in events
@@ -304,44 +319,21 @@ def _event_choices(events: list[tuple[str, dict[str, Any]]]) -> list[dict[str, A
     return choices or None
 
 
-def _input(attrs: dict[str, Any], events: list[Any], details: dict[str, Any]) -> Any:
-    """The span input, by precedence: input.value, GenAI messages, OpenInference messages,
-    the legacy ``gen_ai.prompt`` attribute, then GenAI prompt events."""
-    return _io_value(
-        attrs,
-        "input",
-        ("gen_ai.input.messages", "gen_ai.prompt"),
-        "llm.input_messages.",
-        lambda: details.get("gen_ai.input.messages") or _event_messages(events),
-    )
-
-
-def _output(attrs: dict[str, Any], events: list[Any], details: dict[str, Any]) -> Any:
-    """The span output, with the same precedence as ``_input``."""
-    return _io_value(
-        attrs,
-        "output",
-        ("gen_ai.output.messages", "gen_ai.completion"),
-        "llm.output_messages.",
-        lambda: details.get("gen_ai.output.messages") or _event_choices(events),
-    )
-
-
-def _io_value(
-    attrs: dict[str, Any], side: str, genai_keys: tuple[str, ...], messages_prefix: str, events: Any
-) -> Any:
-    value = attrs.get(f"{side}.value")
+def _io_value(attrs: dict[str, Any], keys: _IoKeys, from_events: Callable[[], Any]) -> Any:
+    """One side of a span, by precedence: ``<side>.value`` (JSON when its mime type says so),
+    GenAI messages, the legacy ``gen_ai.prompt``/``completion``, OpenInference messages, then
+    events."""
+    value = attrs.pop(keys.value, None)
     if value is not None:
-        attrs.pop(f"{side}.value")
-        mime = attrs.pop(f"{side}.mime_type", "")
+        mime = attrs.pop(keys.mime_type, "")
         return _decoded_json(value) if mime == "application/json" else value
-    for key in genai_keys:
+    for key in keys.genai_keys:
         if key in attrs:
             return _decoded_json(attrs.pop(key))
-    messages = _indexed(attrs, messages_prefix, "message.")
+    messages = _indexed(attrs, keys.messages_prefix, "message.")
     if messages is not None:
         return messages
-    return _decoded_json(events())
+    return _decoded_json(from_events())
 
 
 def _tags(value: Any, max_bytes: int) -> list[str]:
