@@ -17,6 +17,9 @@ from haloscope.inference.engine import TorchJudgeEngine  # noqa: E402
 from haloscope.inference.loader import LoadedModel, load_model  # noqa: E402
 
 TINY_WORDS = [f"w{i}" for i in range(120)]
+DEVICE = os.environ.get("HALOSCOPE_TEST_DEVICE", "cpu")
+"""Device the engines under test run on; ``HALOSCOPE_TEST_DEVICE=cuda`` on a GPU machine (the
+transformers references stay on the CPU)."""
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +31,9 @@ def smollm_loaded() -> LoadedModel:
 @pytest.fixture(scope="session")
 def smollm(smollm_loaded: LoadedModel) -> TorchJudgeEngine:
     """The default judge engine (prefix caching on, 2 threads)."""
-    return TorchJudgeEngine(smollm_loaded, EngineConfig(num_threads=1, kv_cache_bytes=64 << 20))
+    return TorchJudgeEngine(
+        smollm_loaded, EngineConfig(num_threads=1, kv_cache_bytes=64 << 20, device=DEVICE)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from haloscope.inference.config import EngineConfig
 from haloscope.inference.engine import TorchJudgeEngine
 from haloscope.inference.sequence import Sequence
 
-from tests.inference.conftest import tiny_prompt
+from tests.inference.conftest import DEVICE, tiny_prompt
 
 RUBRIC = tiny_prompt(100, 40) + " "
 GREEDY = SamplingParams(max_tokens=10)
@@ -24,7 +24,7 @@ def _prompts(n: int) -> list[JudgePrompt]:
 
 
 def _engine(tiny_loaded, **options) -> TorchJudgeEngine:
-    options = {"num_threads": 1, "block_size": 4, **options}
+    options = {"num_threads": 1, "block_size": 4, "device": DEVICE, **options}
     return TorchJudgeEngine(tiny_loaded, EngineConfig(**options))
 
 

@@ -8,7 +8,7 @@ from haloscope.inference.config import EngineConfig
 from haloscope.inference.engine import TorchJudgeEngine
 from transformers import LlamaForCausalLM
 
-from tests.inference.conftest import tiny_prompt
+from tests.inference.conftest import DEVICE, tiny_prompt
 
 RUBRIC = "You judge answers. Reply Yes if the answer is supported by the knowledge, else No."
 ITEMS = [
@@ -64,7 +64,7 @@ def test_smollm_choice_scores_match_transformers_softmax(smollm, smollm_referenc
 
 def test_tiny_random_llama_matches_transformers(tiny_llama_dir, tiny_loaded) -> None:
     reference = LlamaForCausalLM.from_pretrained(str(tiny_llama_dir), dtype=torch.float32).eval()
-    engine = TorchJudgeEngine(tiny_loaded, EngineConfig(num_threads=1, block_size=4))
+    engine = TorchJudgeEngine(tiny_loaded, EngineConfig(num_threads=1, block_size=4, device=DEVICE))
     prompt = JudgePrompt(prefix=tiny_prompt(1, 9) + " ", suffix=tiny_prompt(2, 14))
     ids = _ids(engine, prompt)
     with torch.no_grad():

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from haloscope.inference.attention import AttentionBatch, attend_group, paged_attention, store_kv
+from haloscope.inference.attention import (
+    AttentionBatch,
+    attend_group,
+    paged_attention,
+    sdpa_backends,
+    store_kv,
+)
 from haloscope.inference.config import ModelConfig
 from haloscope.inference.kv_cache import KVCache
 
@@ -75,6 +81,16 @@ class LlamaModel:
         The rows are ``logit_rows`` when given (every layer computes every row), else those of
         ``batch.logit_queries`` (the last layer computes only them; none when it is unset).
         """
+        with sdpa_backends(token_ids.device):
+            return self._forward(token_ids, batch, cache, logit_rows)
+
+    def _forward(
+        self,
+        token_ids: torch.Tensor,
+        batch: AttentionBatch,
+        cache: KVCache,
+        logit_rows: torch.Tensor | None,
+    ) -> torch.Tensor:
         cfg = self.config
         freqs = batch.positions[:, None].float() * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
