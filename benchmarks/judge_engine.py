@@ -5,9 +5,10 @@ Each item yields two judge prompts (right and hallucinated answer) sharing one r
 (b) ``TorchJudgeEngine.generate``; (c) ``TorchJudgeEngine.score_choices``. Prints items/s
 (an item is two prompts), prefix-cache hit rate, peak RSS (engine alone, then with the
 transformers model), model tokens/s and their share of measured matmul FLOP/s, the thread
-count and load average, and the ratio (c)/(a).
+count and load average, and the ratio (c)/(a). All three run on ``--device`` in ``--dtype``.
 
     .venv/bin/python benchmarks/judge_engine.py --items 16 --threads 1
+    python benchmarks/judge_engine.py --device cuda --dtype bfloat16
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from haloscope.inference import JudgePrompt, SamplingParams, default_judge_model_path  # noqa: E402
-from haloscope.inference.config import EngineConfig  # noqa: E402
+from haloscope.inference.config import EngineConfig, resolve_device  # noqa: E402
 from haloscope.inference.engine import TorchJudgeEngine  # noqa: E402
 from haloscope.inference.interface import EngineStats, ScoreResult  # noqa: E402
 from haloscope.inference.loader import LoadedModel, load_model  # noqa: E402
@@ -49,9 +50,9 @@ Think about each fact in the ANSWER separately, then give one verdict for the wh
 Reply with exactly one word: Yes if the ANSWER is a hallucination, No if it is faithful."""
 
 
-def load_prompts(engine: TorchJudgeEngine, items: int) -> list[JudgePrompt]:
+def load_prompts(engine: TorchJudgeEngine, items: int, data: Path) -> list[JudgePrompt]:
     """Two judge prompts per HaluEval item (right answer, hallucinated answer)."""
-    rows = [json.loads(line) for line in DATA.read_text().splitlines()[:items]]
+    rows = [json.loads(line) for line in data.read_text().splitlines()[:items]]
     prompts = []
     for row in rows:
         for answer in (row["right_answer"], row["hallucinated_answer"]):
@@ -63,18 +64,30 @@ def load_prompts(engine: TorchJudgeEngine, items: int) -> list[JudgePrompt]:
     return prompts
 
 
-def matmul_flops(windows: int = 6, seconds: float = 0.25) -> float:
-    """Float32 matmul FLOP/s of this machine with torch's current thread count: the best of
-    several short windows, since other jobs on a shared machine only ever slow one down."""
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+def sync(device: str) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously; the CPU needs nothing)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def matmul_flops(
+    device: str, dtype: torch.dtype, size: int, windows: int = 6, seconds: float = 0.25
+) -> float:
+    """Matmul FLOP/s of this device in ``dtype`` (with torch's current thread count on the CPU):
+    the best of several short windows, since other jobs on a shared machine only ever slow one
+    down."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     a @ b
+    sync(device)
     best = 0.0
     for _ in range(windows):
         count, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             a @ b
             count += 1
-        best = max(best, count * 2 * 1024**3 / (time.perf_counter() - start))
+        sync(device)
+        best = max(best, count * 2 * size**3 / (time.perf_counter() - start))
     return best
 
 
@@ -89,6 +102,7 @@ def transformers_baseline(
     prompts: list[JudgePrompt],
     batch: int,
     new: int,
+    device: str,
 ) -> tuple[float, int]:
     """Seconds and model tokens for left-padded batched ``generate`` over ``prompts``."""
     tok = engine.tokenizer
@@ -101,8 +115,8 @@ def transformers_baseline(
             for p in prompts[i : i + batch]
         ]
         width = max(len(x) for x in ids)
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids])
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
         with torch.no_grad():
             model.generate(
                 input_ids=input_ids,
@@ -112,6 +126,7 @@ def transformers_baseline(
                 pad_token_id=pad,
             )
         tokens += input_ids.numel() + new * len(ids)
+    sync(device)
     return time.perf_counter() - start, tokens
 
 
@@ -139,10 +154,18 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=3, help="tokens for a verdict")
     parser.add_argument("--repeats", type=int, default=3, help="repeats of each scoring run")
     parser.add_argument("--threads", type=int, default=None, help="torch threads for all runs")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16")
+    parser.add_argument("--kv-cache-mib", type=int, default=None, help="engine KV cache budget")
+    parser.add_argument("--data", type=Path, default=DATA, help="HaluEval QA jsonl file")
+    parser.add_argument("--scores-out", type=Path, help="write (c)'s P(Yes) per prompt as JSON")
     args = parser.parse_args()
 
+    device = resolve_device(args.device)
+    options = {} if args.kv_cache_mib is None else {"kv_cache_bytes": args.kv_cache_mib << 20}
+    config = EngineConfig(num_threads=args.threads, device=device, dtype=args.dtype, **options)
+    dtype = config.dtype
     loaded = load_model(default_judge_model_path())
-    config = EngineConfig(num_threads=args.threads)
     engine = TorchJudgeEngine(loaded, config)
     cfg = loaded.config
     layer_params = cfg.num_layers * (
@@ -150,15 +173,22 @@ def main() -> None:
         + cfg.num_heads * cfg.head_dim * cfg.hidden_size
         + 3 * cfg.hidden_size * cfg.intermediate_size
     )
-    flops = matmul_flops()
-    prompts = load_prompts(engine, args.items)
+    on_cpu = device == "cpu"
+    matmul_size = 1024 if on_cpu else 4096
+    flops = matmul_flops(device, dtype, matmul_size)
+    prompts = load_prompts(engine, args.items, args.data)
     n = len(prompts)
     prompt_tokens = sum(len(engine.tokenizer.encode(p.text)) for p in prompts)
     print(
         f"threads={engine.num_threads} (all runs) items={args.items} prompts={n} "
         f"mean prompt tokens={prompt_tokens / n:.0f} load average={os.getloadavg()[0]:.2f}"
     )
-    print(f"measured matmul: {flops / 1e9:.1f} GFLOP/s (fp32, 1024x1024)")
+    name = "CPU" if on_cpu else torch.cuda.get_device_name(device)
+    print(
+        f"device={device} ({name}) dtype={str(dtype).removeprefix('torch.')} "
+        f"KV cache={engine.cache.nbytes / 2**20:.0f} MiB ({engine.cache.num_blocks} blocks)"
+    )
+    print(f"measured matmul: {flops / 1e9:.1f} GFLOP/s ({matmul_size}x{matmul_size})")
     print("utilisation = model tokens/s x 2 x linear-layer params / measured matmul FLOP/s")
 
     def report(name: str, seconds: float, cpu: float, tokens: int, extra: str = "") -> float:
@@ -171,6 +201,11 @@ def main() -> None:
         )
         return rate
 
+    if not on_cpu:  # CUDA's first calls load kernels and make cuBLAS handles; time none of that
+        warm = TorchJudgeEngine(loaded, config)
+        warm.generate(prompts[:2], SamplingParams(max_tokens=args.new_tokens))
+        warm.score_choices(prompts[:2], ["Yes", "No"])
+        del warm
     cpu_start = time.process_time()
     gen = engine.generate(prompts, SamplingParams(max_tokens=args.new_tokens))
     s = gen.stats
@@ -195,17 +230,26 @@ def main() -> None:
 
     path = Path(default_judge_model_path())
     reference = AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=torch.float32
+        str(path.parent), gguf_file=path.name, dtype=dtype
     )
+    reference = reference.to(device).eval()
+    if not on_cpu:
+        transformers_baseline(reference, engine, prompts[:2], 2, args.new_tokens, device)
     cpu_start = time.process_time()
     seconds, tokens = transformers_baseline(
-        reference.eval(), engine, prompts, args.batch, args.new_tokens
+        reference, engine, prompts, args.batch, args.new_tokens, device
     )
     baseline_cpu = time.process_time() - cpu_start
     baseline = report(
         "(a) transformers generate", seconds, baseline_cpu, tokens, f"batches of {args.batch}"
     )
     print(f"peak RSS, with the transformers model: {peak_rss_mb():.0f} MiB")
+    if not on_cpu:
+        print(
+            f"peak GPU memory allocated: {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
+        )
+    if args.scores_out is not None:
+        args.scores_out.write_text(json.dumps([r.probs["Yes"] for r in exact.scores]))
     verdicts = [r.best for r in exact.scores]
     flagged = sum(v == "Yes" for v in verdicts[1::2]) + sum(v == "No" for v in verdicts[0::2])
     print(f"judge accuracy on these items: {flagged / n:.0%}")
