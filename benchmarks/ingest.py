@@ -28,6 +28,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -199,10 +200,35 @@ def send_all(
         raise RuntimeError(f"ingest failed: {errors[0]}")
 
 
+def cpu_by_process(server: psutil.Process) -> dict[str, float]:
+    """CPU seconds so far of the API process (its chDB threads included), of its ingest worker
+    processes, and of this client process."""
+    workers = 0.0
+    for child in server.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        workers += times.user + times.system
+    api, client = server.cpu_times(), psutil.Process().cpu_times()
+    return {
+        "api": api.user + api.system,
+        "workers": workers,
+        "client": client.user + client.system,
+    }
+
+
 def measure(
-    label: str, send: Callable[[], None], count: Callable[[], int], expected: int, start_count: int
+    label: str,
+    send: Callable[[], None],
+    count: Callable[[], int],
+    expected: int,
+    start_count: int,
+    cpu: Callable[[], dict[str, float]] | None = None,
 ) -> float:
-    """Send, then poll ``count`` until ``expected`` more spans are stored; return spans/s."""
+    """Send, then poll ``count`` until ``expected`` more spans are stored; return spans/s.
+    With ``cpu`` (CPU seconds by process), also print the CPU each process spent per span."""
+    cpu_before = cpu() if cpu else {}
     started = time.perf_counter()
     send()
     sent_at = time.perf_counter() - started
@@ -212,9 +238,15 @@ def measure(
             raise RuntimeError(f"{label}: spans not all stored after 600 s")
     elapsed = time.perf_counter() - started
     rate = expected / elapsed
+    cpu_text = ""
+    if cpu:
+        spent = {name: seconds - cpu_before[name] for name, seconds in cpu().items()}
+        cpu_text = "  CPU µs/span " + " ".join(
+            f"{name} {seconds / expected * 1e6:.1f}" for name, seconds in spent.items()
+        )
     print(
         f"{label:<28} {expected:>9,} spans  sent {sent_at:6.2f}s  stored {elapsed:6.2f}s  "
-        f"{rate:>10,.0f} spans/s",
+        f"{rate:>10,.0f} spans/s{cpu_text}",
         flush=True,
     )
     return rate
@@ -281,6 +313,7 @@ def run_haloscope(
                         count,
                         args.spans,
                         stored,
+                        functools.partial(cpu_by_process, psutil.Process(server.pid)),
                     )
                     results.setdefault(fmt, []).append(rate)
                     stored += args.spans

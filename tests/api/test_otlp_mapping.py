@@ -17,6 +17,7 @@ from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
 from haloscope.platform.ingest.results import Rejection
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 from tests.api.otel_spans import recorded_spans
 
@@ -132,3 +133,44 @@ def test_media_type() -> None:
     with pytest.raises(PayloadError) as err:
         media_type("text/plain")
     assert err.value.status_code == 415
+
+
+def _any_value(value: str | int | bool) -> AnyValue:
+    if type(value) is bool:
+        return AnyValue(bool_value=value)
+    if type(value) is int:
+        return AnyValue(int_value=value)
+    return AnyValue(string_value=value)
+
+
+def test_each_column_takes_its_best_attribute_and_metadata_keeps_the_others() -> None:
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    span = scope.spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="chat")
+    span.start_time_unix_nano = span.end_time_unix_nano = 1_700_000_000_000_000_000
+    attributes = {
+        "llm.model_name": "fallback-model",  # a worse key for model, listed first
+        "gen_ai.request.model": "",  # empty: not taken, kept
+        "gen_ai.response.model": "served-model",
+        "llm.token_count.prompt": "12",  # digits text is accepted
+        "gen_ai.usage.output_tokens": 3,
+        "input.value": '{"q": 1}',
+        "input.mime_type": "application/json",
+        "output.mime_type": "text/plain",  # no output.value to apply to: kept
+        "gen_ai.completion": "[1, 2]",
+        "app.flag": True,
+    }
+    for key, value in attributes.items():
+        span.attributes.add(key=key, value=_any_value(value))
+    (row,) = _convert(request).row_dicts()
+    assert row["model"] == "served-model"
+    assert (row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]) == (12, 3, 15)
+    assert orjson.loads(row["input"]) == {"q": 1}
+    assert orjson.loads(row["output"]) == [1, 2]
+    assert row["metadata"] == {
+        "gen_ai.request.model": "",
+        "llm.model_name": "fallback-model",
+        "output.mime_type": "text/plain",
+        "app.flag": "true",
+    }
+    assert list(row["metadata"]) == sorted(row["metadata"])

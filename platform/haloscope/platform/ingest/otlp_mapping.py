@@ -12,7 +12,11 @@ from typing import Any
 
 import orjson
 from haloscope.platform.ingest.errors import PayloadError, SpanRejected
-from haloscope.platform.ingest.otlp_view import STATUS_CODE_ERROR, attribute_values
+from haloscope.platform.ingest.otlp_view import (
+    STATUS_CODE_ERROR,
+    attribute_values,
+    route_attributes,
+)
 from haloscope.platform.ingest.results import ConvertedBatch, Rejection
 from haloscope.platform.ingest.span_fields import (
     check_text,
@@ -57,8 +61,9 @@ _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
 _GENAI_OPERATION = "gen_ai.operation.name"
 
-# The attributes a column is taken from, by precedence: the first present, non-empty one is
-# taken; those after it stay in metadata.
+# The attributes each column is read from, by precedence: the first present, non-empty one is
+# taken; every other attribute (one of these too when a better one was taken) stays in metadata.
+# ATTRIBUTE_SOURCES is in the order convert_otlp_span unpacks the slots.
 _PROMPT_TOKENS = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.prompt_tokens",
@@ -70,29 +75,48 @@ _COMPLETION_TOKENS = (
     "llm.token_count.completion",
 )
 _TOTAL_TOKENS = ("llm.token_count.total", "gen_ai.usage.total_tokens")
-_MODEL = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
-_PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
-_COST = ("llm.cost.total", "gen_ai.usage.cost")
-_TOOL_NAME = ("gen_ai.tool.name", "tool.name")
-_TOOL_ARGUMENTS = ("gen_ai.tool.call.arguments", "tool.parameters")
-_SESSION = ("session.id", "gen_ai.conversation.id")
-_USER = ("user.id", "enduser.id")
-_RELEASE = ("service.version",)
-
-
-class _IoKeys:
-    """Where one side (input or output) of a span is read from, by precedence."""
-
-    def __init__(self, side: str, genai_keys: tuple[str, ...], messages_prefix: str) -> None:
-        self.value = f"{side}.value"
-        self.mime_type = f"{side}.mime_type"
-        self.genai_keys = genai_keys
-        self.messages_prefix = messages_prefix
-
-
-_INPUT = _IoKeys("input", ("gen_ai.input.messages", "gen_ai.prompt"), "llm.input_messages.")
-_OUTPUT = _IoKeys("output", ("gen_ai.output.messages", "gen_ai.completion"), "llm.output_messages.")
+ATTRIBUTE_SOURCES: tuple[tuple[str, ...], ...] = (
+    ("openinference.span.kind",),
+    _PROMPT_TOKENS,
+    _COMPLETION_TOKENS,
+    _TOTAL_TOKENS,
+    ("llm.cost.total", "gen_ai.usage.cost"),
+    ("gen_ai.tool.call.arguments", "tool.parameters"),
+    ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name"),
+    ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system"),
+    ("gen_ai.tool.name", "tool.name"),
+    ("session.id", "gen_ai.conversation.id"),
+    ("user.id", "enduser.id"),
+    ("service.version",),
+    ("tag.tags",),
+    ("input.value",),
+    ("input.mime_type",),
+    ("gen_ai.input.messages", "gen_ai.prompt"),
+    ("output.value",),
+    ("output.mime_type",),
+    ("gen_ai.output.messages", "gen_ai.completion"),
+)
+_SLOTS = {
+    key: (index, rank)
+    for index, keys in enumerate(ATTRIBUTE_SOURCES)
+    for rank, key in enumerate(keys)
+}
+_N_SLOTS = len(ATTRIBUTE_SOURCES)
+# The names of the text columns ``convert_otlp_span`` checks together, in its order.
+_TEXT_COLUMNS = (
+    "status_message",
+    "model",
+    "provider",
+    "tool name",
+    "session_id",
+    "user_id",
+    "release",
+)
 _DOCUMENTS = "retrieval.documents."
+# Per side of a span: its mime type attribute and its OpenInference messages prefix.
+_INPUT = ("input.mime_type", "llm.input_messages.")
+_OUTPUT = ("output.mime_type", "llm.output_messages.")
+_Events = list[tuple[str, dict[str, Any]]]  # each event's name and attributes
 
 
 def convert_otlp_request(
@@ -138,7 +162,8 @@ def convert_otlp_span(
     max_field_bytes: int,
 ) -> SpanRow:
     """One OTLP span (of a :data:`TraceRequestView`) to a span row, raising ``SpanRejected``
-    with the reason. Written for the hot path: the row tuple is built in SPAN_COLUMNS order."""
+    with the reason. Written for the hot path: the attributes are decoded and sorted into
+    their columns in one pass, and the row tuple is built in SPAN_COLUMNS order."""
     trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
         raise SpanRejected("trace_id must be 16 bytes (32 hex characters), not all zero")
@@ -156,59 +181,92 @@ def convert_otlp_span(
     check_times(start, end)
 
     mx = max_field_bytes
-    attrs = attribute_values(span.attributes)
+    slots, rest = route_attributes(span.attributes, _SLOTS, _N_SLOTS)
+    (
+        kind_name,
+        prompt_tokens,
+        completion_tokens,
+        total_tokens,
+        cost,
+        tool_arguments,
+        *texts,
+        tags,
+        input_value,
+        input_mime,
+        input_messages,
+        output_value,
+        output_mime,
+        output_messages,
+    ) = slots
     events = [(event.name, attribute_values(event.attributes)) for event in span.events]
-    kind = _span_kind(attrs.pop("openinference.span.kind", None), attrs.get(_GENAI_OPERATION))
-    status, status_message = _status(span.status, events)
-    prompt_tokens = _take_int(attrs, _PROMPT_TOKENS)
-    completion_tokens = _take_int(attrs, _COMPLETION_TOKENS)
-    total_tokens = _take_int(attrs, _TOTAL_TOKENS)
-    model = _take(attrs, _MODEL)
-    provider = _take(attrs, _PROVIDER)
-    cost = _take(attrs, _COST)
-    tool_name = _take(attrs, _TOOL_NAME)
-    tool_arguments = _take(attrs, _TOOL_ARGUMENTS)
-    session_id = _take(attrs, _SESSION)
-    user_id = _take(attrs, _USER)
-    release = _take(attrs, _RELEASE) or resource_release
-    tags = _tags(attrs.pop("tag.tags", None), mx)
+    kind = _span_kind(kind_name, rest.get(_GENAI_OPERATION))
+    if span.status.code == STATUS_CODE_ERROR:
+        status, status_message = _error_status(span.status, events)
+    else:
+        status, status_message = "ok", None
+    if texts[-1] is None:
+        texts[-1] = resource_release
+    texts.insert(0, status_message)
+    short = mx // 4  # a string of at most this many characters fits in mx bytes of UTF-8
+    for value in texts:
+        if value is not None and (type(value) is not str or len(value) > short):
+            for column, text in zip(_TEXT_COLUMNS, texts, strict=True):
+                optional_text(column, text, mx)  # raises, naming the column
+    status_message, model, provider, tool_name, session_id, user_id, release = texts
+    prompt_tokens = _integer(prompt_tokens, _PROMPT_TOKENS[0])
+    completion_tokens = _integer(completion_tokens, _COMPLETION_TOKENS[0])
+    total_tokens = _integer(total_tokens, _TOTAL_TOKENS[0]) or prompt_tokens + completion_tokens
     details = _details(events) if events else {}
-    input_value = _io_value(attrs, _INPUT, lambda: _event_input(events, details))
-    output_value = _io_value(attrs, _OUTPUT, lambda: _event_output(events, details))
-    # Last, when the columns above have taken their keys: the scan runs over what is left.
-    documents = _indexed(attrs, _DOCUMENTS, "document.") if attrs else None
+    input_value = _side(
+        input_value,
+        input_mime,
+        input_messages,
+        rest,
+        _INPUT,
+        (lambda: _event_input(events, details)) if events else None,
+    )
+    output_value = _side(
+        output_value,
+        output_mime,
+        output_messages,
+        rest,
+        _OUTPUT,
+        (lambda: _event_output(events, details)) if events else None,
+    )
+    # Last, when the columns have taken their keys: what is left is scanned.
+    documents = _indexed(rest, _DOCUMENTS, "document.") if rest else None
     metadata = dict(base_metadata)
-    for key in sorted(attrs):
-        value = stringify(attrs[key])
-        metadata[key] = value if len(value) * 4 <= mx else check_text(f"attribute {key}", value, mx)
+    for key in sorted(rest):
+        value = stringify(rest[key])
+        metadata[key] = value if len(value) <= short else check_text(f"attribute {key}", value, mx)
     return (
         project_id,
         trace_id.hex(),
         span_id.hex(),
         parent_id.hex(),
-        check_text("name", name, mx),
+        name if len(name) <= short else check_text("name", name, mx),
         kind,
         datetime64_text(start),
         datetime64_text(end),
         status,
-        optional_text("status_message", status_message, mx),
+        status_message or "",
         json_text("input", input_value, mx),
         json_text("output", output_value, mx),
-        optional_text("model", model, mx),
-        optional_text("provider", provider, mx),
+        model or "",
+        provider or "",
         token_count("prompt tokens", prompt_tokens),
         token_count("completion tokens", completion_tokens),
-        token_count(
-            "total tokens", total_tokens or (prompt_tokens or 0) + (completion_tokens or 0)
-        ),
-        cost_usd("cost", cost),
-        json_text("documents", documents, mx),
-        optional_text("tool name", tool_name, mx),
-        json_text("tool arguments", _decoded_json(tool_arguments), mx),
-        optional_text("session_id", session_id, mx),
-        optional_text("user_id", user_id, mx),
-        optional_text("release", release, mx),
-        tags,
+        token_count("total tokens", total_tokens),
+        0.0 if cost is None else cost_usd("cost", cost),
+        "" if documents is None else json_text("documents", documents, mx),
+        tool_name or "",
+        ""
+        if tool_arguments is None
+        else json_text("tool arguments", _decoded_json(tool_arguments), mx),
+        session_id or "",
+        user_id or "",
+        release or "",
+        [] if tags is None else _tags(tags, mx),
         metadata,
     )
 
@@ -223,9 +281,9 @@ def _span_kind(openinference_kind: Any, genai_operation: Any) -> str:
     return "span"
 
 
-def _status(status: Any, events: list[tuple[str, dict[str, Any]]]) -> tuple[str, str]:
-    if status.code != STATUS_CODE_ERROR:
-        return "ok", ""
+def _error_status(status: Any, events: _Events) -> tuple[str, str]:
+    """The status of a span whose status code is ERROR, with the message, or else the
+    ``exception`` event's type and message."""
     if status.message:
         return "error", status.message
     for name, attributes in events:
@@ -236,25 +294,18 @@ def _status(status: Any, events: list[tuple[str, dict[str, Any]]]) -> tuple[str,
     return "error", ""
 
 
-def _take(attrs: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    """Pop and return the first present, non-empty value; the keys after it stay in metadata."""
-    for key in keys:
-        if key in attrs:
-            value = attrs.pop(key)
-            if value is not None and value != "":
-                return value
-    return None
-
-
-def _take_int(attrs: dict[str, Any], keys: tuple[str, ...]) -> int | None:
-    value = _take(attrs, keys)
-    if value is None or type(value) is int:
+def _integer(value: Any, key: str) -> int:
+    """A token count attribute as an integer (0 when absent); digits text and whole floats are
+    accepted, anything else rejects the span naming ``key``."""
+    if value is None:
+        return 0
+    if type(value) is int:
         return value
     if type(value) is str and value.isdigit():
         return int(value)
     if type(value) is float and value.is_integer():
         return int(value)
-    raise SpanRejected(f"{keys[0]} must be an integer")
+    raise SpanRejected(f"{key} must be an integer")
 
 
 def _decoded_json(value: Any) -> Any:
@@ -288,12 +339,12 @@ def _indexed(attrs: dict[str, Any], prefix: str, entity: str) -> list[dict[str, 
     return [items[i] for i in sorted(items)] or None
 
 
-def _details(events: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+def _details(events: _Events) -> dict[str, Any]:
     """The attributes of the GenAI inference details event, if the span has one."""
     return next((attributes for name, attributes in events if name == _DETAILS_EVENT), {})
 
 
-def _event_input(events: list[tuple[str, dict[str, Any]]], details: dict[str, Any]) -> Any:
+def _event_input(events: _Events, details: dict[str, Any]) -> Any:
     """The input recorded as events: the details event's messages, else the prompt events."""
     messages = details.get("gen_ai.input.messages")
     if messages:
@@ -306,7 +357,7 @@ def _event_input(events: list[tuple[str, dict[str, Any]]], details: dict[str, An
     return found or None
 
 
-def _event_output(events: list[tuple[str, dict[str, Any]]], details: dict[str, Any]) -> Any:
+def _event_output(events: _Events, details: dict[str, Any]) -> Any:
     """The output recorded as events: the details event's messages, else the choice events."""
     messages = details.get("gen_ai.output.messages")
     if messages:
@@ -319,27 +370,33 @@ def _event_output(events: list[tuple[str, dict[str, Any]]], details: dict[str, A
     return choices or None
 
 
-def _io_value(attrs: dict[str, Any], keys: _IoKeys, from_events: Callable[[], Any]) -> Any:
-    """One side of a span, by precedence: ``<side>.value`` (JSON when its mime type says so),
-    GenAI messages, the legacy ``gen_ai.prompt``/``completion``, OpenInference messages, then
-    events."""
-    value = attrs.pop(keys.value, None)
+def _side(
+    value: Any,
+    mime: Any,
+    messages: Any,
+    rest: dict[str, Any],
+    keys: tuple[str, str],
+    from_events: Callable[[], Any] | None,
+) -> Any:
+    """One side (input or output) of a span, by precedence: ``<side>.value`` (parsed when its
+    mime type is JSON), GenAI messages (or the legacy prompt/completion), OpenInference
+    messages, then events. A mime type with no value to apply to stays in metadata."""
+    mime_key, messages_prefix = keys
     if value is not None:
-        mime = attrs.pop(keys.mime_type, "")
         return _decoded_json(value) if mime == "application/json" else value
-    for key in keys.genai_keys:
-        if key in attrs:
-            return _decoded_json(attrs.pop(key))
-    messages = _indexed(attrs, keys.messages_prefix, "message.")
+    if mime is not None:
+        rest[mime_key] = mime
     if messages is not None:
-        return messages
-    return _decoded_json(from_events())
+        return _decoded_json(messages)
+    if rest:
+        found = _indexed(rest, messages_prefix, "message.")
+        if found is not None:
+            return found
+    return None if from_events is None else _decoded_json(from_events())
 
 
 def _tags(value: Any, max_bytes: int) -> list[str]:
     value = _decoded_json(value)
-    if value is None:
-        return []
     if type(value) is str:
         return [check_text("tag.tags", value, max_bytes)]
     if type(value) is not list:

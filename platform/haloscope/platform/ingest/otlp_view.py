@@ -95,22 +95,46 @@ _STRING, _BOOL, _INT, _DOUBLE = 0x0A, 0x10, 0x18, 0x21
 _unpack_double = struct.Struct("<d").unpack_from
 
 
-def attribute_values(attributes: Mapping[str, bytes]) -> dict[str, Any]:
-    """An attributes map of the view as a dict of Python values; ``SpanRejected`` for a value
-    that is not a valid ``AnyValue`` (text that is not UTF-8, say)."""
-    out = {}
+def route_attributes(
+    attributes: Mapping[str, bytes], slots: Mapping[str, tuple[int, int]], n_slots: int
+) -> tuple[list[Any], dict[str, Any]]:
+    """Decode an attributes map of the view in one pass: a key of ``slots`` (key -> slot index,
+    precedence rank) fills its slot when its value is present and non-empty and no key of
+    better rank has; every other attribute goes to the returned dict. ``SpanRejected`` for a
+    value that is not a valid ``AnyValue`` (text that is not UTF-8, say)."""
+    values: list[Any] = [None] * n_slots
+    ranks = [len(slots)] * n_slots
+    owners: list[str | None] = [None] * n_slots
+    rest = {}
     try:
         for key in attributes:  # keys and lookups are C; the map's items() is a Python view
             raw = attributes[key]
             # A string of under 128 bytes (most attributes): tag, one length byte, the text.
             n = len(raw)
             if 1 < n < 130 and raw[0] == _STRING and raw[1] == n - 2:
-                out[key] = raw[2:].decode()
+                value = raw[2:].decode()
             else:
-                out[key] = _value(raw)
+                value = _value(raw)
+            slot = slots.get(key)
+            if slot is None or value is None or value == "":
+                rest[key] = value
+                continue
+            index, rank = slot
+            if rank < ranks[index]:
+                displaced = owners[index]
+                if displaced is not None:
+                    rest[displaced] = values[index]
+                values[index], ranks[index], owners[index] = value, rank, key
+            else:
+                rest[key] = value
     except (UnicodeDecodeError, DecodeError) as exc:
         raise SpanRejected(f"attribute {key!r} is not a valid OTLP AnyValue: {exc}") from exc
-    return out
+    return values, rest
+
+
+def attribute_values(attributes: Mapping[str, bytes]) -> dict[str, Any]:
+    """An attributes map of the view as a dict of Python values (see ``route_attributes``)."""
+    return route_attributes(attributes, {}, 0)[1]
 
 
 def _value(raw: bytes) -> Any:
