@@ -174,3 +174,40 @@ def test_each_column_takes_its_best_attribute_and_metadata_keeps_the_others() ->
         "app.flag": "true",
     }
     assert list(row["metadata"]) == sorted(row["metadata"])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("gen_ai.usage.input_tokens", "many", "gen_ai.usage.input_tokens must be an integer"),
+        ("gen_ai.usage.input_tokens", -1, "prompt tokens must be an integer between 0"),
+        ("llm.token_count.total", 2**32, "total tokens must be an integer between 0"),
+        ("gen_ai.request.model", 7, "model must be a string"),
+    ],
+)
+def test_a_badly_typed_attribute_rejects_its_span_with_the_reason(
+    key: str, value: str | int, reason: str
+) -> None:
+    request = ExportTraceServiceRequest()
+    span = (
+        request.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="chat")
+    )
+    span.start_time_unix_nano = span.end_time_unix_nano = 1_700_000_000_000_000_000
+    span.attributes.add(key=key, value=_any_value(value))
+    batch = _convert(request)
+    assert batch.rows == [] and len(batch.rejected) == 1
+    assert reason in batch.rejected[0].reason
+
+
+def test_a_span_starting_at_the_epoch_is_rejected() -> None:
+    request = ExportTraceServiceRequest()
+    span = (
+        request.resource_spans.add()
+        .scope_spans.add()
+        .spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="chat")
+    )
+    span.end_time_unix_nano = 5_000
+    (rejection,) = _convert(request).rejected
+    assert "start_time must be" in rejection.reason

@@ -19,6 +19,8 @@ from haloscope.platform.ingest.otlp_view import (
 )
 from haloscope.platform.ingest.results import ConvertedBatch, Rejection
 from haloscope.platform.ingest.span_fields import (
+    MAX_TIME_US,
+    MAX_UINT32,
     check_text,
     check_times,
     cost_usd,
@@ -178,7 +180,8 @@ def convert_otlp_span(
     if end_ns < start_ns:
         raise SpanRejected("end_time is before start_time")
     start, end = start_ns // 1000, end_ns // 1000
-    check_times(start, end)
+    if not 0 < start <= end < MAX_TIME_US:
+        check_times(start, end)  # raises with the reason
 
     mx = max_field_bytes
     slots, rest = route_attributes(span.attributes, _SLOTS, _N_SLOTS)
@@ -213,9 +216,11 @@ def convert_otlp_span(
             for column, text in zip(_TEXT_COLUMNS, texts, strict=True):
                 optional_text(column, text, mx)  # raises, naming the column
     status_message, model, provider, tool_name, session_id, user_id, release = texts
-    prompt_tokens = _integer(prompt_tokens, _PROMPT_TOKENS[0])
-    completion_tokens = _integer(completion_tokens, _COMPLETION_TOKENS[0])
-    total_tokens = _integer(total_tokens, _TOTAL_TOKENS[0]) or prompt_tokens + completion_tokens
+    prompt_tokens = _tokens(prompt_tokens, "prompt tokens", _PROMPT_TOKENS[0])
+    completion_tokens = _tokens(completion_tokens, "completion tokens", _COMPLETION_TOKENS[0])
+    total_tokens = _tokens(total_tokens, "total tokens", _TOTAL_TOKENS[0]) or token_count(
+        "total tokens", prompt_tokens + completion_tokens
+    )
     details = _details(events) if events else {}
     input_value = _side(
         input_value,
@@ -254,9 +259,9 @@ def convert_otlp_span(
         json_text("output", output_value, mx),
         model or "",
         provider or "",
-        token_count("prompt tokens", prompt_tokens),
-        token_count("completion tokens", completion_tokens),
-        token_count("total tokens", total_tokens),
+        prompt_tokens,
+        completion_tokens,
+        total_tokens,
         0.0 if cost is None else cost_usd("cost", cost),
         "" if documents is None else json_text("documents", documents, mx),
         tool_name or "",
@@ -294,18 +299,18 @@ def _error_status(status: Any, events: _Events) -> tuple[str, str]:
     return "error", ""
 
 
-def _integer(value: Any, key: str) -> int:
-    """A token count attribute as an integer (0 when absent); digits text and whole floats are
-    accepted, anything else rejects the span naming ``key``."""
+def _tokens(value: Any, column: str, key: str) -> int:
+    """A token count attribute as a UInt32 (0 when absent): digits text and whole floats are
+    accepted; anything else rejects the span naming ``key``, an out-of-range count ``column``."""
+    if type(value) is int and 0 <= value <= MAX_UINT32:
+        return value
     if value is None:
         return 0
-    if type(value) is int:
-        return value
-    if type(value) is str and value.isdigit():
-        return int(value)
-    if type(value) is float and value.is_integer():
-        return int(value)
-    raise SpanRejected(f"{key} must be an integer")
+    if (type(value) is str and value.isdigit()) or (type(value) is float and value.is_integer()):
+        value = int(value)
+    elif type(value) is not int:
+        raise SpanRejected(f"{key} must be an integer")
+    return token_count(column, value)
 
 
 def _decoded_json(value: Any) -> Any:
