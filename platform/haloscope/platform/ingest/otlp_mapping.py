@@ -106,7 +106,6 @@ _SLOTS = {
 _N_SLOTS = len(ATTRIBUTE_SOURCES)
 # The names of the text columns ``convert_otlp_span`` checks together, in its order.
 _TEXT_COLUMNS = (
-    "status_message",
     "model",
     "provider",
     "tool name",
@@ -201,21 +200,26 @@ def convert_otlp_span(
         output_mime,
         output_messages,
     ) = slots
-    events = [(event.name, attribute_values(event.attributes)) for event in span.events]
+    span_events = span.events
+    events = (
+        [(event.name, attribute_values(event.attributes)) for event in span_events]
+        if span_events
+        else []
+    )
     kind = _span_kind(kind_name, rest.get(_GENAI_OPERATION))
+    short = mx // 4  # a string of at most this many characters fits in mx bytes of UTF-8
     if span.status.code == STATUS_CODE_ERROR:
         status, status_message = _error_status(span.status, events)
+        status_message = optional_text("status_message", status_message, mx)
     else:
-        status, status_message = "ok", None
+        status, status_message = "ok", ""
     if texts[-1] is None:
         texts[-1] = resource_release
-    texts.insert(0, status_message)
-    short = mx // 4  # a string of at most this many characters fits in mx bytes of UTF-8
     for value in texts:
         if value is not None and (type(value) is not str or len(value) > short):
             for column, text in zip(_TEXT_COLUMNS, texts, strict=True):
                 optional_text(column, text, mx)  # raises, naming the column
-    status_message, model, provider, tool_name, session_id, user_id, release = texts
+    model, provider, tool_name, session_id, user_id, release = texts
     prompt_tokens = _tokens(prompt_tokens, "prompt tokens", _PROMPT_TOKENS[0])
     completion_tokens = _tokens(completion_tokens, "completion tokens", _COMPLETION_TOKENS[0])
     total_tokens = _tokens(total_tokens, "total tokens", _TOTAL_TOKENS[0]) or token_count(
@@ -241,9 +245,12 @@ def convert_otlp_span(
     # Last, when the columns have taken their keys: what is left is scanned.
     documents = _indexed(rest, _DOCUMENTS, "document.") if rest else None
     metadata = dict(base_metadata)
-    for key in sorted(rest):
-        value = stringify(rest[key])
-        metadata[key] = value if len(value) <= short else check_text(f"attribute {key}", value, mx)
+    if rest:
+        for key in sorted(rest):
+            value = stringify(rest[key])
+            metadata[key] = (
+                value if len(value) <= short else check_text(f"attribute {key}", value, mx)
+            )
     return (
         project_id,
         trace_id.hex(),
@@ -254,7 +261,7 @@ def convert_otlp_span(
         datetime64_text(start),
         datetime64_text(end),
         status,
-        status_message or "",
+        status_message,
         json_text("input", input_value, mx),
         json_text("output", output_value, mx),
         model or "",
