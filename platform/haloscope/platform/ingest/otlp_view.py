@@ -109,10 +109,13 @@ def route_attributes(
     try:
         for key in attributes:  # keys and lookups are C; the map's items() is a Python view
             raw = attributes[key]
-            # A string of under 128 bytes (most attributes): tag, one length byte, the text.
+            # Inline, the common values: a string of under 128 bytes (tag, one length byte, the
+            # text), a small non-negative integer (tag, one varint byte); _value does the rest.
             n = len(raw)
             if 1 < n < 130 and raw[0] == _STRING and raw[1] == n - 2:
                 value = raw[2:].decode()
+            elif n == 2 and raw[0] == _INT and raw[1] < 0x80:
+                value = raw[1]
             else:
                 value = _value(raw)
             slot = slots.get(key)
