@@ -65,7 +65,7 @@ _GENAI_OPERATION = "gen_ai.operation.name"
 
 # The attributes each column is read from, by precedence: the first present, non-empty one is
 # taken; every other attribute (one of these too when a better one was taken) stays in metadata.
-# ATTRIBUTE_SOURCES is in the order convert_otlp_span unpacks the slots.
+# _ATTRIBUTE_SOURCES is in the order convert_otlp_span unpacks the slots.
 _PROMPT_TOKENS = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.prompt_tokens",
@@ -77,7 +77,7 @@ _COMPLETION_TOKENS = (
     "llm.token_count.completion",
 )
 _TOTAL_TOKENS = ("llm.token_count.total", "gen_ai.usage.total_tokens")
-ATTRIBUTE_SOURCES: tuple[tuple[str, ...], ...] = (
+_ATTRIBUTE_SOURCES: tuple[tuple[str, ...], ...] = (
     ("openinference.span.kind",),
     _PROMPT_TOKENS,
     _COMPLETION_TOKENS,
@@ -100,10 +100,10 @@ ATTRIBUTE_SOURCES: tuple[tuple[str, ...], ...] = (
 )
 _SLOTS = {
     key: (index, rank)
-    for index, keys in enumerate(ATTRIBUTE_SOURCES)
+    for index, keys in enumerate(_ATTRIBUTE_SOURCES)
     for rank, key in enumerate(keys)
 }
-_N_SLOTS = len(ATTRIBUTE_SOURCES)
+_N_SLOTS = len(_ATTRIBUTE_SOURCES)
 # The names of the text columns ``convert_otlp_span`` checks together, in its order.
 _TEXT_COLUMNS = (
     "model",
