@@ -219,6 +219,7 @@ def convert_otlp_span(
         if value is not None and (type(value) is not str or len(value) > short):
             for column, text in zip(_TEXT_COLUMNS, texts, strict=True):
                 optional_text(column, text, mx)  # raises, naming the column
+            break  # all checked: the long strings fit in mx bytes
     model, provider, tool_name, session_id, user_id, release = texts
     prompt_tokens = _tokens(prompt_tokens, "prompt tokens", _PROMPT_TOKENS[0])
     completion_tokens = _tokens(completion_tokens, "completion tokens", _COMPLETION_TOKENS[0])

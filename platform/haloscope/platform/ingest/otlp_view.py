@@ -141,8 +141,9 @@ def attribute_values(attributes: Mapping[str, bytes]) -> dict[str, Any]:
 
 
 def _value(raw: bytes) -> Any:
-    """One ``AnyValue`` from its bytes: scalars and strings read directly, anything else
-    (arrays, key/value lists, bytes, negative integers) parsed."""
+    """One ``AnyValue`` from its bytes, past the caller's inline cases: longer strings,
+    integers, doubles and booleans read directly, anything else (arrays, key/value lists,
+    bytes, negative integers) parsed."""
     n = len(raw)
     if n > 2:
         tag = raw[0]
@@ -157,8 +158,8 @@ def _value(raw: bytes) -> Any:
                 return value
         elif tag == _DOUBLE and n == 9:
             return _unpack_double(raw, 1)[0]
-    elif n == 2 and raw[1] < 0x80 and raw[0] in (_INT, _BOOL):
-        return raw[1] if raw[0] == _INT else raw[1] != 0
+    elif n == 2 and raw[0] == _BOOL and raw[1] < 0x80:
+        return raw[1] != 0
     return any_value(AnyValue.FromString(raw))
 
 
