@@ -8,9 +8,11 @@ HALOSCOPE_PORT ?= 3000
 
 .PHONY: install system-deps run test lint format audit bench clean
 
+# The OTLP decoder's C module is rebuilt here when its source is newer (install builds it).
 install: $(STAMP)
+	@$(BIN)/python scripts/build_extension.py >/dev/null
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml scripts/install.sh hatch_build.py scripts/build_extension.py
 	bash scripts/install.sh
 	touch $(STAMP)
 

@@ -9,9 +9,9 @@ from haloscope.platform.ingest.errors import PayloadError
 from haloscope.platform.ingest.otlp import (
     JSON,
     PROTOBUF,
-    decode_export_request,
     encode_export_response,
     media_type,
+    protobuf_body,
 )
 from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
 from haloscope.platform.ingest.results import Rejection
@@ -23,9 +23,15 @@ from tests.api.otel_spans import recorded_spans
 
 
 def _convert(request: ExportTraceServiceRequest):
-    """Convert an official request message the way ingest does: from its protobuf bytes."""
-    view = decode_export_request(request.SerializeToString(), PROTOBUF)
-    return convert_otlp_request(view, "p1", max_spans=100, max_field_bytes=100_000)
+    """Convert an official request message the way ingest does, from its protobuf bytes, and
+    check that the compiled and the Python decoders give the same rows and rejections."""
+    body = request.SerializeToString()
+    batch = convert_otlp_request(body, "p1", max_spans=100, max_field_bytes=100_000)
+    python = convert_otlp_request(
+        body, "p1", max_spans=100, max_field_bytes=100_000, compiled=False
+    )
+    assert (batch.rows, batch.rejected) == (python.rows, python.rejected)
+    return batch
 
 
 def _rows_by_name(request) -> dict:
@@ -89,7 +95,7 @@ def test_otlp_json_with_hex_ids_decodes_like_protobuf() -> None:
                 for key in ("traceId", "spanId", "parentSpanId"):
                     if key in span:  # protobuf JSON is base64; OTLP JSON is hex
                         span[key] = json_format.base64.b64decode(span[key]).hex()
-    from_json = decode_export_request(orjson.dumps(document), JSON)
+    from_json = protobuf_body(orjson.dumps(document), JSON)
     batch = convert_otlp_request(from_json, "p1", max_spans=100, max_field_bytes=100_000)
     assert batch.rejected == []
     assert {row["name"]: row for row in batch.row_dicts()} == _rows_by_name(request)
@@ -122,9 +128,12 @@ def test_response_without_rejections_is_empty_and_reasons_are_capped() -> None:
 @pytest.mark.parametrize(
     ("body", "kind"), [(b"\xff\xff\xff", PROTOBUF), (b"{", JSON), (b"[]", JSON)]
 )
-def test_undecodable_bodies(body: bytes, kind: str) -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_undecodable_bodies(body: bytes, kind: str, compiled: bool) -> None:
     with pytest.raises(PayloadError) as err:
-        decode_export_request(body, kind)
+        convert_otlp_request(
+            protobuf_body(body, kind), "p1", max_spans=10, max_field_bytes=100, compiled=compiled
+        )
     assert err.value.status_code == 400
 
 

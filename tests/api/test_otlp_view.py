@@ -6,9 +6,13 @@ import math
 
 import pytest
 from haloscope.platform.ingest.errors import SpanRejected
-from haloscope.platform.ingest.otlp import PROTOBUF, decode_export_request
 from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
-from haloscope.platform.ingest.otlp_view import TraceRequestView, any_value, attribute_values
+from haloscope.platform.ingest.otlp_view import (
+    TraceRequestView,
+    any_value,
+    attribute_values,
+    parse_view,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -73,7 +77,7 @@ def test_a_repeated_key_keeps_its_last_value() -> None:
             KeyValue(key="k", value=AnyValue(int_value=2)),
         ]
     )
-    view = decode_export_request(request.SerializeToString(), PROTOBUF)
+    view = parse_view(request.SerializeToString())
     assert attribute_values(view.resource_spans[0].scope_spans[0].spans[0].attributes) == {"k": 2}
 
 
@@ -89,9 +93,7 @@ def test_a_value_that_is_not_utf8_rejects_its_span_only() -> None:
     body = body.replace(b"\x3a\x02\xff\xfe", b"\x0a\x02\xff\xfe", 1)
     with pytest.raises(Exception, match="(?i)utf-8|parse"):
         ExportTraceServiceRequest.FromString(body)
-    batch = convert_otlp_request(
-        decode_export_request(body, PROTOBUF), "p1", max_spans=10, max_field_bytes=1000
-    )
+    batch = convert_otlp_request(body, "p1", max_spans=10, max_field_bytes=1000)
     assert [row["span_id"] for row in batch.row_dicts()] == ["03" * 8]
     assert [(r.index, r.span_id) for r in batch.rejected] == [(0, "02" * 8)]
     assert "'bad' is not a valid OTLP AnyValue" in batch.rejected[0].reason
@@ -121,7 +123,7 @@ def test_fields_the_view_does_not_read_are_skipped() -> None:
     span.trace_state = "a=b"
     span.links.add(trace_id=b"\x05" * 16, span_id=b"\x06" * 8)
     batch = convert_otlp_request(
-        decode_export_request(request.SerializeToString(), PROTOBUF),
+        request.SerializeToString(),
         "p1",
         max_spans=10,
         max_field_bytes=1000,

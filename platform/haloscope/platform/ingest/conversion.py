@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from haloscope.platform.ingest.body import decode_body
-from haloscope.platform.ingest.otlp import decode_export_request
+from haloscope.platform.ingest.otlp import protobuf_body
 from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
 from haloscope.platform.ingest.results import Rejection
 from haloscope.platform.ingest.sdk_batch import parse_sdk_batch
@@ -65,7 +65,7 @@ def convert_request(request: IngestRequest) -> EncodedBatch:
         )
     else:
         batch = convert_otlp_request(
-            decode_export_request(body, request.media_kind),
+            protobuf_body(body, request.media_kind),
             request.project_id,
             max_spans=request.max_spans,
             max_field_bytes=request.max_field_bytes,

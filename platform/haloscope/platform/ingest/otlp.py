@@ -1,10 +1,10 @@
 """OTLP/HTTP trace export bodies: decoding requests and encoding responses.
 
-Protobuf (``application/x-protobuf``) and JSON (``application/json``) are both accepted and
-decoded to the same :data:`TraceRequestView` (``otlp_view``). OTLP JSON spells trace and span
-ids as hex, while protobuf's JSON mapping expects base64 for bytes fields, so ids are rewritten
-before parsing; an id that is not hex becomes empty and its span is rejected by the mapping with
-a reason, like any other invalid span.
+Protobuf (``application/x-protobuf``) and JSON (``application/json``) are both accepted; the
+mapping (``otlp_mapping``) reads protobuf bytes, so a JSON body is parsed and re-encoded. OTLP
+JSON spells trace and span ids as hex, while protobuf's JSON mapping expects base64 for bytes
+fields, so ids are rewritten before parsing; an id that is not hex becomes empty and its span is
+rejected by the mapping with a reason, like any other invalid span.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
 from haloscope.platform.ingest.errors import PayloadError
-from haloscope.platform.ingest.otlp_view import TraceRequestView
 from haloscope.platform.ingest.results import Rejection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -40,14 +38,12 @@ def media_type(content_type: str | None) -> str:
     )
 
 
-def decode_export_request(body: bytes, kind: str) -> Any:
-    """Parse an ``ExportTraceServiceRequest`` in the given encoding as a
-    :data:`TraceRequestView`; ``PayloadError`` 400."""
+def protobuf_body(body: bytes, kind: str) -> bytes:
+    """An ``ExportTraceServiceRequest`` body in the given encoding as protobuf bytes: protobuf
+    passes through (the mapping parses it), JSON is parsed and re-encoded; ``PayloadError``
+    400 for JSON that is not an OTLP message."""
     if kind == PROTOBUF:
-        try:
-            return TraceRequestView.FromString(body)
-        except DecodeError as exc:
-            raise PayloadError(400, f"body is not a valid OTLP protobuf message: {exc}") from exc
+        return body
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -66,7 +62,7 @@ def decode_export_request(body: bytes, kind: str) -> Any:
         )
     except json_format.ParseError as exc:
         raise PayloadError(400, f"body is not a valid OTLP JSON message: {exc}") from exc
-    return TraceRequestView.FromString(request.SerializeToString())
+    return request.SerializeToString()
 
 
 def encode_export_response(rejected: list[Rejection], kind: str) -> bytes:

@@ -3,6 +3,11 @@
 Maps the OpenInference (``openinference.span.kind``, ``llm.*``, ``retrieval.documents.*``,
 ``tool.*``) and OpenTelemetry GenAI (``gen_ai.*``) conventions onto the span columns; every
 attribute that no column takes is kept in ``metadata`` as text. docs/api.md has the table.
+
+The request bytes are decoded by the compiled fast path (``_otlp_wire``, built on install by
+scripts/build_extension.py) when it is there and accepts them; otherwise, and for anything it
+declines (malformed bytes, text that is not UTF-8, rare encodings), by the Python view
+(``otlp_view``). Both yield the same span fields, so the rows and the rejections are the same.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from haloscope.platform.ingest.errors import PayloadError, SpanRejected
 from haloscope.platform.ingest.otlp_view import (
     STATUS_CODE_ERROR,
     attribute_values,
+    parse_view,
     route_attributes,
 )
 from haloscope.platform.ingest.results import ConvertedBatch, Rejection
@@ -30,6 +36,11 @@ from haloscope.platform.ingest.span_fields import (
     token_count,
 )
 from haloscope.platform.store.encoding import SpanRow, datetime64_text
+
+try:
+    from haloscope.platform.ingest import _otlp_wire
+except ImportError:  # not compiled: the Python view decodes every request
+    _otlp_wire = None
 
 OPENINFERENCE_KINDS: dict[str, str] = {
     "LLM": "llm",
@@ -118,64 +129,113 @@ _DOCUMENTS = "retrieval.documents."
 _INPUT = ("input.mime_type", "llm.input_messages.")
 _OUTPUT = ("output.mime_type", "llm.output_messages.")
 _Events = list[tuple[str, dict[str, Any]]]  # each event's name and attributes
+# One span as both decoders yield it: trace, span and parent ids (bytes), name, start and end
+# (ns), the slot values of _ATTRIBUTE_SOURCES, the other attributes, the events, the status code
+# and message.
+SpanFields = tuple[Any, ...]
 
 
 def convert_otlp_request(
-    request: Any, project_id: str, *, max_spans: int, max_field_bytes: int
+    body: bytes, project_id: str, *, max_spans: int, max_field_bytes: int, compiled: bool = True
 ) -> ConvertedBatch:
-    """Convert every span of an export request (a :data:`TraceRequestView`, as
-    ``decode_export_request`` returns); span indexes count across all resources."""
-    total = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    """Convert every span of an export request's protobuf bytes (see ``otlp.protobuf_body``);
+    span indexes count across all resources. ``compiled=False`` skips the compiled decoder.
+    ``PayloadError`` 400 for bytes that are not a valid message, 413 for too many spans."""
+    resources = _otlp_wire.decode(body, _SLOTS, _N_SLOTS) if compiled and _otlp_wire else None
+    if resources is None:
+        resources = [
+            (
+                rs.resource.attributes,
+                [(ss.scope.name, ss.scope.version, ss.spans) for ss in rs.scope_spans],
+            )
+            for rs in parse_view(body).resource_spans
+        ]
+        read_attributes, read_span = attribute_values, _view_span
+    else:
+        read_attributes = read_span = None
+    total = sum(len(spans) for _, scopes in resources for _, _, spans in scopes)
     if total > max_spans:
         raise PayloadError(413, f"{total} spans in one request; the limit is {max_spans}")
     batch = ConvertedBatch()
     rows, rejected = batch.rows, batch.rejected
     index = 0
-    for resource_spans in request.resource_spans:
+    for attributes, scopes in resources:
         try:
-            resource = attribute_values(resource_spans.resource.attributes)
+            resource = attributes if read_attributes is None else read_attributes(attributes)
         except SpanRejected as exc:
             raise PayloadError(400, f"resource {exc}") from exc
         release = resource.pop("service.version", None)
         base_metadata = {key: stringify(resource[key]) for key in sorted(resource)}
-        for scope_spans in resource_spans.scope_spans:
+        for scope_name, scope_version, spans in scopes:
             metadata = dict(base_metadata)
-            if scope_spans.scope.name:
-                metadata["otel.scope.name"] = scope_spans.scope.name
-            if scope_spans.scope.version:
-                metadata["otel.scope.version"] = scope_spans.scope.version
-            for span in scope_spans.spans:
+            if scope_name:
+                metadata["otel.scope.name"] = scope_name
+            if scope_version:
+                metadata["otel.scope.version"] = scope_version
+            for span in spans:
                 try:
+                    fields = span if read_span is None else read_span(span)
                     rows.append(
-                        convert_otlp_span(span, project_id, release, metadata, max_field_bytes)
+                        convert_otlp_span(fields, project_id, release, metadata, max_field_bytes)
                     )
                 except SpanRejected as exc:
-                    rejected.append(Rejection(index, span.span_id.hex(), str(exc)))
+                    span_id = span[1] if read_span is None else span.span_id
+                    rejected.append(Rejection(index, span_id.hex(), str(exc)))
                 index += 1
     return batch
 
 
+def _view_span(span: Any) -> SpanFields:
+    """The :data:`SpanFields` of a span of the Python view; ``SpanRejected`` for an attribute
+    value that is not a valid ``AnyValue``."""
+    slots, rest = route_attributes(span.attributes, _SLOTS, _N_SLOTS)
+    events = [(event.name, attribute_values(event.attributes)) for event in span.events]
+    status = span.status
+    return (
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.name,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        slots,
+        rest,
+        events,
+        status.code,
+        status.message,
+    )
+
+
 def convert_otlp_span(
-    span: Any,
+    fields: SpanFields,
     project_id: str,
     resource_release: Any,
     base_metadata: Mapping[str, str],
     max_field_bytes: int,
 ) -> SpanRow:
-    """One OTLP span (of a :data:`TraceRequestView`) to a span row, raising ``SpanRejected``
-    with the reason. Written for the hot path: the attributes are decoded and sorted into
-    their columns in one pass, and the row tuple is built in SPAN_COLUMNS order."""
-    trace_id, span_id, parent_id = span.trace_id, span.span_id, span.parent_span_id
+    """One OTLP span's :data:`SpanFields` to a span row, raising ``SpanRejected`` with the
+    reason. Written for the hot path: the row tuple is built in SPAN_COLUMNS order."""
+    (
+        trace_id,
+        span_id,
+        parent_id,
+        name,
+        start_ns,
+        end_ns,
+        slots,
+        rest,
+        events,
+        status_code,
+        status_message,
+    ) = fields
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
         raise SpanRejected("trace_id must be 16 bytes (32 hex characters), not all zero")
     if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
         raise SpanRejected("span_id must be 8 bytes (16 hex characters), not all zero")
     if len(parent_id) not in (0, 8):
         raise SpanRejected("parent_span_id must be empty or 8 bytes (16 hex characters)")
-    name = span.name
     if not name:
         raise SpanRejected("name must be a non-empty string")
-    start_ns, end_ns = span.start_time_unix_nano, span.end_time_unix_nano
     if end_ns < start_ns:
         raise SpanRejected("end_time is before start_time")
     start, end = start_ns // 1000, end_ns // 1000
@@ -183,7 +243,6 @@ def convert_otlp_span(
         check_times(start, end)  # raises with the reason
 
     mx = max_field_bytes
-    slots, rest = route_attributes(span.attributes, _SLOTS, _N_SLOTS)
     (
         kind_name,
         prompt_tokens,
@@ -200,16 +259,10 @@ def convert_otlp_span(
         output_mime,
         output_messages,
     ) = slots
-    span_events = span.events
-    events = (
-        [(event.name, attribute_values(event.attributes)) for event in span_events]
-        if span_events
-        else []
-    )
     kind = _span_kind(kind_name, rest.get(_GENAI_OPERATION))
     short = mx // 4  # a string of at most this many characters fits in mx bytes of UTF-8
-    if span.status.code == STATUS_CODE_ERROR:
-        status, status_message = _error_status(span.status, events)
+    if status_code == STATUS_CODE_ERROR:
+        status, status_message = _error_status(status_message, events)
         status_message = optional_text("status_message", status_message, mx)
     else:
         status, status_message = "ok", ""
@@ -294,11 +347,11 @@ def _span_kind(openinference_kind: Any, genai_operation: Any) -> str:
     return "span"
 
 
-def _error_status(status: Any, events: _Events) -> tuple[str, str]:
+def _error_status(message: str, events: _Events) -> tuple[str, str]:
     """The status of a span whose status code is ERROR, with the message, or else the
     ``exception`` event's type and message."""
-    if status.message:
-        return "error", status.message
+    if message:
+        return "error", message
     for name, attributes in events:
         if name == "exception":
             kind = attributes.get("exception.type", "")
@@ -358,12 +411,13 @@ def _details(events: _Events) -> dict[str, Any]:
 
 
 def _event_input(events: _Events, details: dict[str, Any]) -> Any:
-    """The input recorded as events: the details event's messages, else the prompt events."""
+    """The input recorded as events: the details event's messages, else the prompt events
+    (their attributes in key order: attribute maps carry none)."""
     messages = details.get("gen_ai.input.messages")
     if messages:
         return messages
     found = [
-        {"role": _PROMPT_EVENT_ROLES[name], **attributes}
+        {"role": _PROMPT_EVENT_ROLES[name], **{key: attributes[key] for key in sorted(attributes)}}
         for name, attributes in events
         if name in _PROMPT_EVENT_ROLES
     ]
@@ -371,12 +425,13 @@ def _event_input(events: _Events, details: dict[str, Any]) -> Any:
 
 
 def _event_output(events: _Events, details: dict[str, Any]) -> Any:
-    """The output recorded as events: the details event's messages, else the choice events."""
+    """The output recorded as events: the details event's messages, else the choice events
+    (their attributes in key order)."""
     messages = details.get("gen_ai.output.messages")
     if messages:
         return messages
     choices = [
-        {key: _decoded_json(value) for key, value in attributes.items()}
+        {key: _decoded_json(attributes[key]) for key in sorted(attributes)}
         for name, attributes in events
         if name == "gen_ai.choice"
     ]

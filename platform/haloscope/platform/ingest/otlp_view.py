@@ -18,7 +18,7 @@ from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
-from haloscope.platform.ingest.errors import SpanRejected
+from haloscope.platform.ingest.errors import PayloadError, SpanRejected
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 _PACKAGE = "haloscope.otlp_view"
@@ -89,6 +89,16 @@ _pool.Add(_file_descriptor())
 TraceRequestView = message_factory.GetMessageClass(
     _pool.FindMessageTypeByName(f"{_PACKAGE}.ExportTraceServiceRequest")
 )
+
+
+def parse_view(body: bytes) -> Any:
+    """Protobuf bytes of an export request as a :data:`TraceRequestView`; ``PayloadError``
+    400 when they are not a valid message."""
+    try:
+        return TraceRequestView.FromString(body)
+    except DecodeError as exc:
+        raise PayloadError(400, f"body is not a valid OTLP protobuf message: {exc}") from exc
+
 
 # AnyValue's first byte (field number << 3 | wire type) for the scalars decoded inline.
 _STRING, _BOOL, _INT, _DOUBLE = 0x0A, 0x10, 0x18, 0x21

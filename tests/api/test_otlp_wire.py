@@ -1,0 +1,300 @@
+"""The compiled OTLP decoder (``_otlp_wire``) agrees with the Python view on every request:
+the same rows, rejections and errors. It declines what it does not handle, and the Python view
+then decides."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from haloscope.platform.ingest import otlp_mapping
+from haloscope.platform.ingest.errors import PayloadError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from tests.api.otel_spans import recorded_spans
+
+wire = otlp_mapping._otlp_wire
+SLOTS, N_SLOTS = otlp_mapping._SLOTS, otlp_mapping._N_SLOTS
+T0 = 1_700_000_000_000_000_000
+# Keys the mapping reads (every column source), keys it collects by index, and others.
+KEYS = sorted(SLOTS) + [
+    "gen_ai.operation.name",
+    "retrieval.documents.0.document.id",
+    "retrieval.documents.1.document.content",
+    "llm.input_messages.0.message.role",
+    "llm.output_messages.0.message.content",
+    "app.tier",
+    "é",
+    "",
+]
+EVENT_NAMES = [
+    "exception",
+    "gen_ai.user.message",
+    "gen_ai.choice",
+    "gen_ai.client.inference.operation.details",
+    "other",
+]
+
+
+def outcome(body: bytes, compiled: bool) -> str:
+    """What ingest makes of a body, as comparable text (``repr`` keeps NaN equal to itself)."""
+    try:
+        batch = otlp_mapping.convert_otlp_request(
+            body, "p1", max_spans=1000, max_field_bytes=2000, compiled=compiled
+        )
+    except PayloadError as exc:
+        return f"PayloadError {exc.status_code}: {exc}"
+    return repr((batch.rows, batch.rejected))
+
+
+def assert_same(body: bytes) -> None:
+    assert outcome(body, True) == outcome(body, False)
+
+
+def test_the_compiled_decoder_is_built() -> None:
+    assert wire is not None, "build it: .venv/bin/python scripts/build_extension.py"
+
+
+def _span(**fields: object) -> Span:
+    span = Span(**{"trace_id": b"\x01" * 16, "span_id": b"\x02" * 8, "name": "s", **fields})
+    span.start_time_unix_nano, span.end_time_unix_nano = T0, T0 + 5_000
+    return span
+
+
+def _request(*spans: Span, resource: list[KeyValue] = ()) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    resource_spans = request.resource_spans.add()
+    resource_spans.resource.attributes.extend(resource)
+    resource_spans.scope_spans.add().spans.extend(spans)
+    return request
+
+
+def _kv(key: str, **value: object) -> KeyValue:
+    return KeyValue(key=key, value=AnyValue(**value))
+
+
+def _everything() -> ExportTraceServiceRequest:
+    """Every field the mapping reads and several it skips, over two resources and scopes."""
+    llm = _span(
+        kind=Span.SPAN_KIND_CLIENT,
+        trace_state="a=b",
+        status=Status(code=Status.STATUS_CODE_ERROR),
+        attributes=[
+            _kv("openinference.span.kind", string_value="LLM"),
+            _kv("gen_ai.request.model", string_value=""),
+            _kv("llm.model_name", string_value="m"),
+            _kv("gen_ai.usage.input_tokens", int_value=12),
+            _kv("llm.token_count.completion", string_value="3"),
+            _kv("llm.cost.total", double_value=0.25),
+            _kv("tag.tags", array_value=ArrayValue(values=[AnyValue(string_value="t")])),
+            _kv("input.value", string_value='{"q": "' + "x" * 300 + '"}'),
+            _kv("input.mime_type", string_value="application/json"),
+            _kv("blob", bytes_value=b"\x00\xff"),
+            _kv("neg", int_value=-(2**63)),
+            _kv("flag", bool_value=True),
+            _kv("none"),
+            _kv(
+                "nested",
+                kvlist_value=KeyValueList(
+                    values=[_kv("b", double_value=1.5), _kv("a", string_value="é" * 100)]
+                ),
+            ),
+        ],
+    )
+    llm.events.add(
+        name="exception",
+        time_unix_nano=T0,
+        attributes=[
+            _kv("exception.type", string_value="E"),
+            _kv("exception.message", string_value="m"),
+        ],
+    )
+    llm.events.add(name="gen_ai.choice", attributes=[_kv("z", int_value=1), _kv("a", int_value=2)])
+    llm.links.add(trace_id=b"\x05" * 16, span_id=b"\x06" * 8)
+    retrieval = _span(
+        parent_span_id=b"\x02" * 8,
+        attributes=[
+            _kv("openinference.span.kind", string_value="RETRIEVER"),
+            _kv("retrieval.documents.1.document.id", string_value="d1"),
+            _kv("retrieval.documents.0.document.score", double_value=0.5),
+        ],
+    )
+    retrieval.span_id = b"\x03" * 8
+    request = _request(llm, retrieval, resource=[_kv("service.version", string_value="1.0")])
+    request.resource_spans[0].schema_url = "https://opentelemetry.io/schemas/1.0"
+    scope = request.resource_spans[0].scope_spans[0]
+    scope.scope.name, scope.scope.version = "lib", "2"
+    scope.scope.attributes.append(_kv("scope.attr", int_value=1))
+    second = request.resource_spans.add()
+    second.scope_spans.add().spans.append(_span(name="other"))
+    return request
+
+
+@pytest.mark.parametrize(
+    "request_message",
+    [encode_spans(recorded_spans()), _everything(), ExportTraceServiceRequest()],
+    ids=["official-exporter", "every-field", "empty"],
+)
+def test_valid_requests_decode_compiled_and_match_the_python_view(
+    request_message: ExportTraceServiceRequest,
+) -> None:
+    body = request_message.SerializeToString()
+    assert wire.decode(body, SLOTS, N_SLOTS) is not None  # not declined
+    assert_same(body)
+    batch = otlp_mapping.convert_otlp_request(body, "p1", max_spans=1000, max_field_bytes=2000)
+    assert len(batch.rows) + len(batch.rejected) == sum(
+        len(ss.spans) for rs in request_message.resource_spans for ss in rs.scope_spans
+    )
+
+
+def _nested_array(depth: int) -> AnyValue:
+    value = AnyValue(int_value=1)
+    for _ in range(depth):
+        value = AnyValue(array_value=ArrayValue(values=[value]))
+    return value
+
+
+def _delimited(field: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (payloads here are under 128 bytes)."""
+    assert len(payload) < 128
+    return bytes([field << 3 | 2, len(payload)]) + payload
+
+
+def _in_request(span: bytes) -> bytes:
+    """A request holding one span given as raw bytes."""
+    return _delimited(1, _delimited(2, _delimited(2, span)))
+
+
+def _with_attribute(entry: bytes) -> bytes:
+    """A request whose one span has an attribute entry given as raw bytes."""
+    return _in_request(GOOD_SPAN + _delimited(9, entry))
+
+
+GOOD_SPAN = _span().SerializeToString()
+DECLINED = {
+    "truncated": _request(_span()).SerializeToString()[:-1],
+    "name not utf-8": _in_request(GOOD_SPAN.replace(b"\x2a\x01s", b"\x2a\x01\xff")),
+    "value not utf-8": _with_attribute(_delimited(1, b"k") + _delimited(2, b"\x0a\x01\xff")),
+    "status twice": _in_request(GOOD_SPAN + _delimited(15, b"\x18\x02") + _delimited(15, b"")),
+    "two oneof values": _with_attribute(_delimited(1, b"k") + _delimited(2, b"\x0a\x01a\x18\x01")),
+    "unknown field in an attribute": _with_attribute(_delimited(1, b"k") + b"\x18\x01"),
+    "wrong wire type": _in_request(GOOD_SPAN + b"\x28\x01"),  # name (5) as a varint
+    "group wire type": _request(_span()).SerializeToString() + b"\x0b\x0c",
+    "too deep": _request(
+        _span(attributes=[KeyValue(key="deep", value=_nested_array(40))])
+    ).SerializeToString(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECLINED))
+def test_unusual_bodies_are_declined_and_decided_by_the_python_view(name: str) -> None:
+    body = DECLINED[name]
+    assert wire.decode(body, SLOTS, N_SLOTS) is None
+    assert_same(body)
+
+
+def test_a_bad_slot_table_is_a_type_error_not_a_crash() -> None:
+    body = _request(_span(attributes=[_kv("k", string_value="v")])).SerializeToString()
+    with pytest.raises(TypeError, match="index, rank"):
+        wire.decode(body, {"k": 3}, 1)
+    with pytest.raises(ValueError, match="slot 5 of 1"):
+        wire.decode(body, {"k": (5, 0)}, 1)
+    assert sys.getrefcount(body) >= 2  # the buffer was released, the body is still ours
+
+
+# ---------------------------------------------------------------- property-based agreement
+
+_TEXT = st.characters(blacklist_categories=("Cs",))  # protobuf strings hold no surrogates
+_SCALARS = st.one_of(
+    st.text(_TEXT, max_size=40).map(lambda s: AnyValue(string_value=s)),
+    st.text(_TEXT, min_size=120, max_size=600).map(lambda s: AnyValue(string_value=s)),
+    st.integers(-(2**63), 2**63 - 1).map(lambda n: AnyValue(int_value=n)),
+    st.floats(allow_nan=False).map(lambda x: AnyValue(double_value=x)),
+    st.booleans().map(lambda b: AnyValue(bool_value=b)),
+    st.binary(max_size=8).map(lambda b: AnyValue(bytes_value=b)),
+    st.sampled_from(["0", "12", '{"a": 1}', "[1, 2]", "LLM", "chat", "application/json"]).map(
+        lambda s: AnyValue(string_value=s)
+    ),
+    st.just(AnyValue()),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3).map(lambda vs: AnyValue(array_value=ArrayValue(values=vs))),
+        st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), inner), max_size=3).map(
+            lambda kvs: AnyValue(
+                kvlist_value=KeyValueList(values=[KeyValue(key=k, value=v) for k, v in kvs])
+            )
+        ),
+    ),
+    max_leaves=6,
+)
+_ATTRIBUTES = st.lists(
+    st.tuples(st.sampled_from(KEYS), _VALUES).map(lambda kv: KeyValue(key=kv[0], value=kv[1])),
+    max_size=12,
+)
+
+
+@st.composite
+def _spans(draw: st.DrawFn) -> Span:
+    start = draw(st.sampled_from([0, T0, T0 + 1_000_000, 2**64 - 1]))
+    span = Span(
+        trace_id=draw(st.sampled_from([b"\x01" * 16, b"\x00" * 16, b"\x01" * 15, b""])),
+        span_id=draw(st.sampled_from([b"\x02" * 8, b"\x03" * 8, b"\x00" * 8, b"\x02"])),
+        parent_span_id=draw(st.sampled_from([b"", b"\x04" * 8, b"\x04"])),
+        name=draw(st.sampled_from(["chat", "", "é" * 700])),
+        start_time_unix_nano=start,
+        end_time_unix_nano=min(2**64 - 1, max(0, start + draw(st.sampled_from([0, 800_000, -1])))),
+        attributes=draw(_ATTRIBUTES),
+        status=Status(
+            code=draw(st.sampled_from([0, 1, 2])), message=draw(st.sampled_from(["", "boom"]))
+        ),
+    )
+    for _ in range(draw(st.integers(0, 2))):
+        span.events.add(name=draw(st.sampled_from(EVENT_NAMES)), attributes=draw(_ATTRIBUTES))
+    return span
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> bytes:
+    request = ExportTraceServiceRequest()
+    for _ in range(draw(st.integers(1, 2))):
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.attributes.extend(draw(_ATTRIBUTES))
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = draw(st.sampled_from(["", "lib"]))
+        scope_spans.spans.extend(draw(st.lists(_spans(), max_size=3)))
+    return request.SerializeToString()
+
+
+_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@_SETTINGS
+@given(body=_requests())
+def test_random_requests_give_the_same_rows_and_rejections(body: bytes) -> None:
+    assert wire.decode(body, SLOTS, N_SLOTS) is not None  # valid requests are never declined
+    assert_same(body)
+
+
+@_SETTINGS
+@given(
+    body=_requests(),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
+    cut=st.integers(0, 10**6),
+)
+def test_corrupted_requests_give_the_same_outcome(
+    body: bytes, edits: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(body)
+    for position, byte in edits:
+        if data:
+            data[position % len(data)] = byte
+    if cut % 3 == 0 and data:
+        del data[cut % len(data) :]
+    assert_same(bytes(data))
