@@ -5,7 +5,8 @@
 
 # The sources the package is built from, copied into each target.
 FROM scratch AS source
-COPY pyproject.toml README.md /app/
+COPY pyproject.toml README.md hatch_build.py /app/
+COPY scripts/build_extension.py /app/scripts/
 COPY sdk /app/sdk
 COPY platform /app/platform
 COPY evaluators /app/evaluators
@@ -15,6 +16,10 @@ COPY migrations /app/migrations
 
 FROM python:3.11-slim AS runtime
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 HALOSCOPE_DATA_DIR=/data
+# A C compiler: installing the package compiles the OTLP decoder's fast path (and torch's
+# inductor compiles kernels with it on CPU).
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 haloscope && install -d -o haloscope /data
 WORKDIR /app
 EXPOSE 3000

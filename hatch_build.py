@@ -30,7 +30,7 @@ class CompileExtensions(BuildHookInterface):
         )
         builder = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(builder)
-        module = builder.build()
+        module = builder.build(force=True)  # never package a module built elsewhere
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         build_data["artifacts"].append(module.relative_to(root).as_posix())

@@ -17,28 +17,10 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyVa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from tests.api.otel_spans import recorded_spans
+from tests.api.otlp_requests import AGREEMENT, T0, requests
 
 wire = otlp_mapping._otlp_wire
 SLOTS, N_SLOTS = otlp_mapping._SLOTS, otlp_mapping._N_SLOTS
-T0 = 1_700_000_000_000_000_000
-# Keys the mapping reads (every column source), keys it collects by index, and others.
-KEYS = sorted(SLOTS) + [
-    "gen_ai.operation.name",
-    "retrieval.documents.0.document.id",
-    "retrieval.documents.1.document.content",
-    "llm.input_messages.0.message.role",
-    "llm.output_messages.0.message.content",
-    "app.tier",
-    "é",
-    "",
-]
-EVENT_NAMES = [
-    "exception",
-    "gen_ai.user.message",
-    "gen_ai.choice",
-    "gen_ai.client.inference.operation.details",
-    "other",
-]
 
 
 def outcome(body: bytes, compiled: bool) -> str:
@@ -207,84 +189,19 @@ def test_a_bad_slot_table_is_a_type_error_not_a_crash() -> None:
     assert sys.getrefcount(body) >= 2  # the buffer was released, the body is still ours
 
 
-# ---------------------------------------------------------------- property-based agreement
-
-_TEXT = st.characters(blacklist_categories=("Cs",))  # protobuf strings hold no surrogates
-_SCALARS = st.one_of(
-    st.text(_TEXT, max_size=40).map(lambda s: AnyValue(string_value=s)),
-    st.text(_TEXT, min_size=120, max_size=600).map(lambda s: AnyValue(string_value=s)),
-    st.integers(-(2**63), 2**63 - 1).map(lambda n: AnyValue(int_value=n)),
-    st.floats(allow_nan=False).map(lambda x: AnyValue(double_value=x)),
-    st.booleans().map(lambda b: AnyValue(bool_value=b)),
-    st.binary(max_size=8).map(lambda b: AnyValue(bytes_value=b)),
-    st.sampled_from(["0", "12", '{"a": 1}', "[1, 2]", "LLM", "chat", "application/json"]).map(
-        lambda s: AnyValue(string_value=s)
-    ),
-    st.just(AnyValue()),
-)
-_VALUES = st.recursive(
-    _SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3).map(lambda vs: AnyValue(array_value=ArrayValue(values=vs))),
-        st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), inner), max_size=3).map(
-            lambda kvs: AnyValue(
-                kvlist_value=KeyValueList(values=[KeyValue(key=k, value=v) for k, v in kvs])
-            )
-        ),
-    ),
-    max_leaves=6,
-)
-_ATTRIBUTES = st.lists(
-    st.tuples(st.sampled_from(KEYS), _VALUES).map(lambda kv: KeyValue(key=kv[0], value=kv[1])),
-    max_size=12,
-)
-
-
-@st.composite
-def _spans(draw: st.DrawFn) -> Span:
-    start = draw(st.sampled_from([0, T0, T0 + 1_000_000, 2**64 - 1]))
-    span = Span(
-        trace_id=draw(st.sampled_from([b"\x01" * 16, b"\x00" * 16, b"\x01" * 15, b""])),
-        span_id=draw(st.sampled_from([b"\x02" * 8, b"\x03" * 8, b"\x00" * 8, b"\x02"])),
-        parent_span_id=draw(st.sampled_from([b"", b"\x04" * 8, b"\x04"])),
-        name=draw(st.sampled_from(["chat", "", "é" * 700])),
-        start_time_unix_nano=start,
-        end_time_unix_nano=min(2**64 - 1, max(0, start + draw(st.sampled_from([0, 800_000, -1])))),
-        attributes=draw(_ATTRIBUTES),
-        status=Status(
-            code=draw(st.sampled_from([0, 1, 2])), message=draw(st.sampled_from(["", "boom"]))
-        ),
-    )
-    for _ in range(draw(st.integers(0, 2))):
-        span.events.add(name=draw(st.sampled_from(EVENT_NAMES)), attributes=draw(_ATTRIBUTES))
-    return span
-
-
-@st.composite
-def _requests(draw: st.DrawFn) -> bytes:
-    request = ExportTraceServiceRequest()
-    for _ in range(draw(st.integers(1, 2))):
-        resource_spans = request.resource_spans.add()
-        resource_spans.resource.attributes.extend(draw(_ATTRIBUTES))
-        scope_spans = resource_spans.scope_spans.add()
-        scope_spans.scope.name = draw(st.sampled_from(["", "lib"]))
-        scope_spans.spans.extend(draw(st.lists(_spans(), max_size=3)))
-    return request.SerializeToString()
-
-
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@_SETTINGS
-@given(body=_requests())
+@AGREEMENT
+@given(body=requests().map(ExportTraceServiceRequest.SerializeToString))
 def test_random_requests_give_the_same_rows_and_rejections(body: bytes) -> None:
     assert wire.decode(body, SLOTS, N_SLOTS) is not None  # valid requests are never declined
     assert_same(body)
 
 
-@_SETTINGS
+@AGREEMENT
 @given(
-    body=_requests(),
+    body=requests().map(ExportTraceServiceRequest.SerializeToString),
     edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=4),
     cut=st.integers(0, 10**6),
 )

@@ -56,3 +56,15 @@ def assert_handled(response: httpx.Response) -> None:
         body = response.json()
         assert isinstance(body, dict), body
         assert isinstance(body.get("error"), str) and body["error"].strip(), body
+
+
+def mutate(value: Any, path: list[int], replacement: Any) -> Any:
+    """``value`` with the node reached by walking ``path`` (indexes taken modulo each
+    container's size) replaced by ``replacement``."""
+    if not path or not isinstance(value, dict | list) or not value:
+        return replacement
+    keys = list(value) if isinstance(value, dict) else list(range(len(value)))
+    key = keys[path[0] % len(keys)]
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[key] = mutate(value[key], path[1:], replacement)
+    return copy

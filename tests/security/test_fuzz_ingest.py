@@ -16,7 +16,7 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from tests.api.otel_spans import recorded_spans
 from tests.api.spans import new_span_id, new_trace_id, rag_trace
-from tests.security.fuzzing import FUZZ, JSON_VALUES, assert_handled, json_bytes
+from tests.security.fuzzing import FUZZ, JSON_VALUES, assert_handled, json_bytes, mutate
 from tests.support.api_fixtures import LiveApi, ProjectKeys
 
 SPAN_FIELDS = sorted({key for span in rag_trace() for key in span} | {"tool", "documents"})
@@ -38,18 +38,6 @@ def client(live_api: LiveApi, keys: ProjectKeys) -> httpx.Client:
 @pytest.fixture(scope="module")
 def otlp_document() -> dict[str, Any]:
     return json_format.MessageToDict(encode_spans(recorded_spans()))
-
-
-def _mutate(value: Any, path: list[int], replacement: Any) -> Any:
-    """``value`` with the node reached by walking ``path`` (indexes taken modulo each
-    container's size) replaced by ``replacement``."""
-    if not path or not isinstance(value, dict | list) or not value:
-        return replacement
-    keys = list(value) if isinstance(value, dict) else list(range(len(value)))
-    key = keys[path[0] % len(keys)]
-    copy = dict(value) if isinstance(value, dict) else list(value)
-    copy[key] = _mutate(value[key], path[1:], replacement)
-    return copy
 
 
 def test_arbitrary_json_bodies(client: httpx.Client) -> None:
@@ -123,7 +111,7 @@ def test_mutated_otlp_json(client: httpx.Client, otlp_document: dict[str, Any]) 
     @FUZZ
     @given(path=st.lists(st.integers(0, 20), max_size=8), value=JSON_VALUES)
     def post(path: list[int], value: Any) -> None:
-        body = json_bytes(_mutate(otlp_document, path, value))
+        body = json_bytes(mutate(otlp_document, path, value))
         assert_handled(client.post("/v1/traces", content=body, headers=JSON_TYPE))
 
     post()

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from google.protobuf import json_format
 from haloscope.platform.ingest.errors import PayloadError
+from haloscope.platform.ingest.otlp_json import encode_request
 from haloscope.platform.ingest.results import Rejection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
@@ -40,8 +41,9 @@ def media_type(content_type: str | None) -> str:
 
 def protobuf_body(body: bytes, kind: str) -> bytes:
     """An ``ExportTraceServiceRequest`` body in the given encoding as protobuf bytes: protobuf
-    passes through (the mapping parses it), JSON is parsed and re-encoded; ``PayloadError``
-    400 for JSON that is not an OTLP message."""
+    passes through (the mapping parses it), JSON is parsed and re-encoded (``otlp_json``, or
+    ``json_format`` for what it declines); ``PayloadError`` 400 for JSON that is not an OTLP
+    message."""
     if kind == PROTOBUF:
         return body
     try:
@@ -50,6 +52,15 @@ def protobuf_body(body: bytes, kind: str) -> bytes:
         raise PayloadError(400, f"request body is not valid JSON: {exc}") from exc
     if type(document) is not dict:
         raise PayloadError(400, "OTLP JSON body must be an object with 'resourceSpans'")
+    encoded = encode_request(document)
+    if encoded is not None:
+        return encoded
+    return parse_json_document(document).SerializeToString()
+
+
+def parse_json_document(document: dict[str, Any]) -> ExportTraceServiceRequest:
+    """An OTLP JSON document (ids in hex) as the official message, by ``json_format``: the
+    reference ``otlp_json`` defers to; ``PayloadError`` 400. Rewrites the ids in place."""
     for resource_spans in _dicts(document.get("resourceSpans")):
         for scope_spans in _dicts(resource_spans.get("scopeSpans")):
             for span in _dicts(scope_spans.get("spans")):
@@ -57,12 +68,11 @@ def protobuf_body(body: bytes, kind: str) -> bytes:
                 for link in _dicts(span.get("links")):
                     _hex_ids_to_base64(link)
     try:
-        request = json_format.ParseDict(
+        return json_format.ParseDict(
             document, ExportTraceServiceRequest(), ignore_unknown_fields=True
         )
-    except json_format.ParseError as exc:
+    except (json_format.ParseError, OverflowError) as exc:
         raise PayloadError(400, f"body is not a valid OTLP JSON message: {exc}") from exc
-    return request.SerializeToString()
 
 
 def encode_export_response(rejected: list[Rejection], kind: str) -> bytes:
