@@ -1,9 +1,9 @@
 """Ingest throughput: spans/s stored end to end over HTTP into the embedded chDB store.
 
 Starts the real API (uvicorn, one process, fresh data dir), then N client threads POST
-pre-built gzip batches of realistic spans (SDK batch format, then OTLP protobuf) until the
-target count is sent, and waits until ``count()`` over the stored spans equals what was sent
-(stored = visible to queries). With ``--with-phoenix`` the same OTLP batches go to Arize
+pre-built gzip batches of realistic spans (SDK batch format, OTLP protobuf, and with
+``--formats`` OTLP JSON) until the target count is sent, and waits until ``count()`` over the
+stored spans equals what was sent (stored = visible to queries). With ``--with-phoenix`` the same OTLP batches go to Arize
 Phoenix (installed on demand into its own venv) and the ratio is printed.
 
     .venv/bin/python benchmarks/ingest.py --spans 200000 --repeat 3 [--with-phoenix]
@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 import orjson
 import psutil
+from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -166,6 +167,22 @@ def otlp_batches(n_batches: int, batch: int) -> list[bytes]:
     return out
 
 
+def otlp_json_batches(protobuf_batches: list[bytes]) -> list[bytes]:
+    """The same requests as OTLP JSON (the proto3 JSON mapping, ids in hex), gzip."""
+    out = []
+    for body in protobuf_batches:
+        request = ExportTraceServiceRequest.FromString(gzip.decompress(body))
+        document = json_format.MessageToDict(request)
+        spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        messages = request.resource_spans[0].scope_spans[0].spans
+        for span, message in zip(spans, messages, strict=True):
+            span["traceId"], span["spanId"] = message.trace_id.hex(), message.span_id.hex()
+            if message.parent_span_id:
+                span["parentSpanId"] = message.parent_span_id.hex()
+        out.append(gzip.compress(orjson.dumps(document), 1))
+    return out
+
+
 # ---------------------------------------------------------------- load generation
 
 
@@ -266,7 +283,10 @@ def wait_http(url: str, timeout_s: float = 120) -> None:
 
 
 def run_haloscope(
-    args: argparse.Namespace, sdk: list[list[bytes]], otlp: list[list[bytes]]
+    args: argparse.Namespace,
+    sdk: list[list[bytes]],
+    otlp: list[list[bytes]],
+    otlp_json: list[list[bytes]],
 ) -> dict[str, list[float]]:
     """Start our API and measure each format once per repeat (each repeat sends new spans);
     return the spans/s of every run by format."""
@@ -292,12 +312,13 @@ def run_haloscope(
             formats = {
                 "sdk": ("haloscope SDK batch", "/api/v1/ingest", "application/json", sdk),
                 "otlp": ("haloscope OTLP protobuf", "/v1/traces", "application/x-protobuf", otlp),
+                "otlp-json": ("haloscope OTLP JSON", "/v1/traces", "application/json", otlp_json),
             }
             results: dict[str, list[float]] = {}
             stored = 0
             for run in range(args.repeat):
                 for fmt, (label, path, content_type, batches) in formats.items():
-                    if fmt not in args.formats:
+                    if fmt not in args.formats.split(","):
                         continue
                     send = functools.partial(
                         send_all,
@@ -381,7 +402,7 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=200_000, help="spans sent per format")
     parser.add_argument("--batch", type=int, default=1000, help="spans per request")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
-    parser.add_argument("--formats", default="sdk,otlp", help="comma list: sdk, otlp")
+    parser.add_argument("--formats", default="sdk,otlp", help="comma list: sdk, otlp, otlp-json")
     parser.add_argument("--with-phoenix", action="store_true", help="also measure Arize Phoenix")
     parser.add_argument(
         "--phoenix-spans", type=int, default=10_000, help="spans sent to Phoenix (a prefix)"
@@ -402,8 +423,14 @@ def main() -> None:
     )
     sdk = [sdk_batches(n_batches, args.batch) for _ in range(args.repeat)]
     otlp = [otlp_batches(n_batches, args.batch) for _ in range(args.repeat)]
+    # New span ids for JSON: a re-sent span would replace itself and not count again.
+    otlp_json = [
+        otlp_json_batches(otlp_batches(n_batches, args.batch))
+        for _ in range(args.repeat if "otlp-json" in args.formats.split(",") else 0)
+    ]
     print(f"load average before: {os.getloadavg()}", flush=True)
-    ours = {fmt: statistics.median(rates) for fmt, rates in run_haloscope(args, sdk, otlp).items()}
+    runs = run_haloscope(args, sdk, otlp, otlp_json)
+    ours = {fmt: statistics.median(rates) for fmt, rates in runs.items()}
     target = 50_000
     for fmt, rate in ours.items():
         print(
