@@ -76,8 +76,10 @@ def serve(data_dir: Path, port: int) -> None:
         deduplicated count), the exact count over ``spans FINAL`` once it reaches it (FINAL
         costs ~0.2 s of CPU per million rows, which polling would add to the run)."""
         n = 0
-        for table in ("spans", "spans FINAL"):
-            sql = f"SELECT count() AS n FROM {table} WHERE project_id = {{p:String}}"
+        for sql in (
+            "SELECT count() AS n FROM spans WHERE project_id = {p:String}",
+            "SELECT count() AS n FROM spans FINAL WHERE project_id = {p:String}",
+        ):
             n = int(store.driver.query(sql, {"p": keys["project_id"]})[0]["n"])
             if n < want:
                 break
