@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from haloscope.evaluators.metrics import best_threshold
-from scipy import optimize, special
 
 CALIBRATION_DIR = Path(__file__).parent / "calibration"
 _EPS = 1e-6
@@ -32,6 +31,11 @@ def fit_logistic(
 
     Labels are smoothed as in Platt (1999) so separable data gives finite weights.
     """
+    from scipy import (
+        optimize,
+        special,
+    )  # imported when used: scipy takes ~1 s to import (CLI and API start-up)
+
     x = np.asarray(features, dtype=float)
     x = x[:, None] if x.ndim == 1 else x
     y = np.asarray(labels, dtype=bool)
@@ -67,6 +71,10 @@ class Calibration:
 
     def probability(self, raw: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for raw ones."""
+        from scipy import (
+            special,
+        )  # imported when used: scipy takes ~1 s to import (CLI and API start-up)
+
         return special.expit(self.slope * logit(raw) + self.intercept)
 
     def save(self, path: Path) -> None:

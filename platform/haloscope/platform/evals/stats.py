@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 EXACT_MCNEMAR_BELOW = 25
 
@@ -75,9 +74,17 @@ def mcnemar(baseline: Sequence[bool], current: Sequence[bool]) -> PairedTest:
     if discordant == 0:
         p_value, method = 1.0, "mcnemar-exact"
     elif discordant < EXACT_MCNEMAR_BELOW:
+        from scipy import (
+            stats as sps,
+        )  # imported when used: scipy takes ~1 s to import (CLI and API start-up)
+
         p_value = float(sps.binomtest(min(improved, regressed), discordant, 0.5).pvalue)
         method = "mcnemar-exact"
     else:
+        from scipy import (
+            stats as sps,
+        )  # imported when used: scipy takes ~1 s to import (CLI and API start-up)
+
         statistic = (abs(improved - regressed) - 1) ** 2 / discordant
         p_value, method = float(sps.chi2.sf(statistic, df=1)), "mcnemar-chi2"
     return PairedTest(method, delta, min(p_value, 1.0), improved=improved, regressed=regressed)
@@ -89,6 +96,10 @@ def wilcoxon_signed_rank(baseline: Sequence[float], current: Sequence[float]) ->
     delta = float(diff.mean()) if diff.size else 0.0
     if not np.any(diff != 0):
         return PairedTest("wilcoxon", delta, 1.0)
+    from scipy import (
+        stats as sps,
+    )  # imported when used: scipy takes ~1 s to import (CLI and API start-up)
+
     result = sps.wilcoxon(diff, zero_method="wilcox", alternative="two-sided")
     return PairedTest("wilcoxon", delta, float(result.pvalue))
 
