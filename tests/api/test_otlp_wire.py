@@ -4,8 +4,6 @@ then decides."""
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from haloscope.platform.ingest import otlp_mapping
 from haloscope.platform.ingest.errors import PayloadError
@@ -186,7 +184,7 @@ def test_a_bad_slot_table_is_a_type_error_not_a_crash() -> None:
         wire.decode(body, {"k": 3}, 1)
     with pytest.raises(ValueError, match="slot 5 of 1"):
         wire.decode(body, {"k": (5, 0)}, 1)
-    assert sys.getrefcount(body) >= 2  # the buffer was released, the body is still ours
+    assert wire.decode(body, SLOTS, N_SLOTS) is not None  # and the module is still usable
 
 
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))

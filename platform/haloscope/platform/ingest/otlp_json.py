@@ -161,8 +161,8 @@ def _scalar_encoder(field: FieldDescriptor) -> Callable[[Any, int], bytes]:
 
 
 def _unsupported(value: Any, depth: int) -> bytes:
-    raise _Decline  # float, signed varint and fixed types, and packed repeated scalars: not in
-    # OTLP traces
+    """Float, signed varint and fixed types, and packed repeated scalars: none in OTLP traces."""
+    raise _Decline
 
 
 _WIRE_TYPES = {_F.TYPE_DOUBLE: 1, _F.TYPE_FIXED64: 1, _F.TYPE_FIXED32: 5}
@@ -258,7 +258,7 @@ def _message(descriptor: Descriptor, document: Any, depth: int) -> bytes:
         raise _Decline
     plan, proto_names = _plans.get(descriptor.full_name) or _plan(descriptor)
     parts = []
-    oneof_seen = None
+    oneofs_set: set[str] = set()
     for key, value in document.items():
         field = plan.get(key)
         if field is None:
@@ -271,9 +271,9 @@ def _message(descriptor: Descriptor, document: Any, depth: int) -> bytes:
         if value is None:
             raise _Decline
         if oneof is not None:
-            if oneof_seen is not None:
+            if oneof in oneofs_set:  # json_format refuses two values of one oneof
                 raise _Decline
-            oneof_seen = oneof
+            oneofs_set.add(oneof)
         if repeated:
             if type(value) is not list:
                 raise _Decline
