@@ -86,6 +86,28 @@ def test_faithfulness_copied_claims_supported_contradictions_not(resources):
     assert "unsupported: 'The Louvre was built by Napoleon on Mars.'" in mixed.reason
 
 
+def test_unsupported_claim_cites_the_passage_it_contradicts(resources):
+    """A changed figure zeroes the claim's support by every passage; its evidence must still
+    name the passage about its subject (Everest), not the first passage (Eiffel)."""
+    passages = (
+        "The Eiffel Tower was completed in 1889 in Paris.",
+        "Mount Everest is 8,849 metres tall, the highest mountain above sea level.",
+    )
+    (result,) = create_evaluator("faithfulness", resources=resources).evaluate(
+        [
+            EvalInput(
+                input="How tall is Everest?",
+                output="Everest is 9,100 metres tall.",
+                contexts=passages,
+            )
+        ]
+    )
+    assert result.label == "unfaithful"
+    (claim,) = result.evidence
+    assert claim.label == "unsupported"
+    assert claim.reference == passages[1]
+
+
 def test_faithfulness_requires_contexts(resources):
     result = create_evaluator("faithfulness", resources=resources).evaluate_one(
         EvalInput(output="Anything.")

@@ -21,19 +21,25 @@ SHORT_CLAIM_WORDS = 4
 class SupportGrid:
     """Support of ``claims`` (rows) by ``passages`` (columns) for one item.
 
-    ``scores[c, p]`` in [0, 1]; ``best_sentence[c][p]`` the passage sentence most similar to
-    claim ``c``; ``missing[c][p]`` the claim's key terms absent from passage ``p``.
+    ``scores[c, p]`` in [0, 1]; ``similarity[c, p]`` the cosine similarity of claim ``c`` to
+    the passage's most similar sentence, ``best_sentence[c][p]``; ``missing[c][p]`` the claim's
+    key terms absent from passage ``p``.
     """
 
     claims: list[str]
     passages: tuple[str, ...]
     scores: np.ndarray
+    similarity: np.ndarray
     best_sentence: list[list[str]]
     missing: list[list[list[str]]]
 
     def best_passage(self, claim: int) -> int:
-        """Index of the passage supporting claim ``claim`` best."""
-        return int(np.argmax(self.scores[claim]))
+        """Index of the passage supporting claim ``claim`` best; among equally supporting
+        passages (an unsupported claim: all zero) the one most similar to the claim, which is
+        the passage it contradicts rather than an unrelated one."""
+        scores = self.scores[claim]
+        tied = np.flatnonzero(scores == scores.max())
+        return int(tied[np.argmax(self.similarity[claim, tied])])
 
     def claim_support(self) -> np.ndarray:
         """Each claim's support by its best passage."""
@@ -87,6 +93,7 @@ def _grid(
     check_key_terms: bool,
 ) -> SupportGrid:
     scores = np.zeros((len(claims), len(passages)))
+    similarity = np.zeros_like(scores)
     best: list[list[str]] = [[""] * len(passages) for _ in claims]
     missing: list[list[list[str]]] = [[[] for _ in passages] for _ in claims]
     passage_terms = [text_terms(p) for p in passages]
@@ -100,8 +107,9 @@ def _grid(
             terms = key_terms(claim, question) if check_key_terms else set()
             absent = sorted(terms - passage_terms[p])
             missing[c][p] = absent
-            scores[c, p] = float(block[c, j]) * term_coverage(terms, absent)
-    return SupportGrid(claims, passages, scores, best, missing)
+            similarity[c, p] = float(block[c, j])
+            scores[c, p] = similarity[c, p] * term_coverage(terms, absent)
+    return SupportGrid(claims, passages, scores, similarity, best, missing)
 
 
 def term_coverage(terms: set[str], absent: list[str]) -> float:
