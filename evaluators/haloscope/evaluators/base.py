@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ class Resources:
     Pass an engine (any :class:`~haloscope.inference.JudgeEngine` backend) or an embedder to
     reuse one across evaluators; otherwise they are loaded lazily: the engine from ``backend``,
     ``model`` and ``engine_options`` (default: the torch engine with SmolLM2-135M-Instruct),
-    the embedder from the packaged all-MiniLM-L6-v2.
+    the embedder from the packaged all-MiniLM-L6-v2. Safe to share between threads: each model
+    is loaded once, by the first caller, while the others wait (concurrent first loads raced
+    in transformers' lazy imports and failed judge items).
     """
 
     def __init__(
@@ -39,24 +42,29 @@ class Resources:
         self._backend = backend
         self._model = model
         self._engine_options = dict(engine_options or {})
+        self._loading = threading.Lock()
 
     @property
     def engine(self) -> JudgeEngine:
         """The judge engine: ``load_engine(backend, model, **engine_options)`` on first use
         (default: the torch engine with the packaged SmolLM2)."""
         if self._engine is None:
-            from haloscope.inference import load_engine
+            with self._loading:
+                if self._engine is None:
+                    from haloscope.inference import load_engine
 
-            self._engine = load_engine(self._backend, self._model, **self._engine_options)
+                    self._engine = load_engine(self._backend, self._model, **self._engine_options)
         return self._engine
 
     @property
     def embedder(self) -> Embedder:
         """The sentence embedder (default: the packaged all-MiniLM-L6-v2)."""
         if self._embedder is None:
-            from haloscope.evaluators.embeddings import Embedder
+            with self._loading:
+                if self._embedder is None:
+                    from haloscope.evaluators.embeddings import Embedder
 
-            self._embedder = Embedder.default()
+                    self._embedder = Embedder.default()
         return self._embedder
 
 

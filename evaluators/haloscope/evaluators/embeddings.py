@@ -7,12 +7,16 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+# transformers resolves its names lazily on first access, and two threads doing that at once
+# can fail with "cannot import name 'AutoModel'": every Embedder loads under this lock.
+_TRANSFORMERS_LOAD = threading.Lock()
 
 
 def default_model_dir() -> Path:
@@ -59,17 +63,18 @@ class Embedder:
         max_length: int = 256,
     ) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
+        with _TRANSFORMERS_LOAD:
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as transformers_logging
 
+            transformers_logging.disable_progress_bar()
+            self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+            self._model = AutoModel.from_pretrained(str(model_dir)).to(device).eval()
         self._torch = torch
         self.device = device
         self.batch_size = batch_size
         self.max_length = max_length
-        self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        self._model = AutoModel.from_pretrained(str(model_dir)).to(device).eval()
         self.dim = int(self._model.config.hidden_size)
 
     @classmethod
