@@ -8,6 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import torch
 from haloscope.inference import JudgePrompt, SamplingParams
 from haloscope.inference.engine import TorchJudgeEngine
 
@@ -17,10 +18,20 @@ class EngineServer:
 
     ``fail_first`` answers that many requests with HTTP 503 (to exercise retries), ``delay_s``
     sleeps before answering (timeouts), and ``max_in_flight`` records peak concurrency.
+    ``/v1/completions`` with ``echo`` returns the prompt's tokens, logprobs and text offsets
+    before the completion's, as vLLM does; ``echo=False`` refuses such requests with HTTP 400,
+    as OpenAI's hosted models do.
     """
 
-    def __init__(self, engine: TorchJudgeEngine, fail_first: int = 0, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        engine: TorchJudgeEngine,
+        fail_first: int = 0,
+        delay_s: float = 0.0,
+        echo: bool = True,
+    ) -> None:
         self.engine = engine
+        self.echo = echo
         self.fail_first = fail_first
         self.delay_s = delay_s
         self.requests = 0
@@ -58,6 +69,8 @@ class EngineServer:
             time.sleep(self.delay_s)
             if fail:
                 return 503, {"error": {"message": "warming up"}}
+            if body.get("echo") and not self.echo:
+                return 400, {"error": {"message": "echo is not supported for this model"}}
             return 200, self._complete(path, body)
         finally:
             with self._lock:
@@ -101,6 +114,8 @@ class EngineServer:
                     "top_logprobs": [dict(alts) for alts in alternatives],
                 },
             }
+        if body.get("echo"):
+            self._echo(text, choice["logprobs"])
         choice["finish_reason"] = gen.finish_reason
         usage = {
             "prompt_tokens": result.stats.prompt_tokens,
@@ -112,6 +127,21 @@ class EngineServer:
             "choices": [choice],
             "usage": usage,
         }
+
+    def _echo(self, prompt: str, logprobs: dict[str, Any]) -> None:
+        """Prepend the prompt's tokens, their logprobs (None for the first) and text offsets."""
+        tokenizer = self.engine.tokenizer
+        ids, offsets = tokenizer.encode_with_offsets(prompt)
+        with self._engine_lock:
+            rows = torch.log_softmax(self.engine.prompt_logits(ids).float(), dim=-1)
+        values = [None, *rows[:-1].gather(1, torch.tensor(ids[1:])[:, None])[:, 0].tolist()]
+        generated = [len(prompt)]
+        for token in logprobs["tokens"][:-1]:
+            generated.append(generated[-1] + len(token))
+        logprobs["tokens"] = [tokenizer.token_text(t) for t in ids] + logprobs["tokens"]
+        logprobs["token_logprobs"] = values + logprobs["token_logprobs"]
+        logprobs["top_logprobs"] = [{} for _ in ids] + logprobs["top_logprobs"]
+        logprobs["text_offset"] = [a for a, _ in offsets] + generated[: len(logprobs["tokens"])]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from haloscope.inference import SamplingParams, load_engine
+from haloscope.inference import JudgePrompt, SamplingParams, load_engine
 
 from tests.inference.openai_server import EngineServer
 
@@ -65,3 +65,32 @@ def test_retries_concurrency_limit_and_timeouts(smollm) -> None:
         failed = impatient.score_choices(prompts[:1], ["Yes", "No"])
         impatient.close()
     assert "Timeout" in failed.scores[0].error
+
+
+def test_continuation_logprobs_from_echoed_prompt_logprobs(smollm) -> None:
+    prompts = [
+        JudgePrompt("CONTEXT: The Oberoi Group has its head office in Delhi.\n", "ANSWER:\n"),
+        JudgePrompt("CONTEXT: The Nile flows through Egypt.\n", "ANSWER:\n"),
+    ]
+    answers = ["Delhi is the city.", "The Nile is in Brazil."]
+    expected = smollm.score_tokens(prompts, answers)
+    with EngineServer(smollm) as server:
+        remote = load_engine("openai", model="m", base_url=server.base_url, mode="chat")
+        result = remote.score_tokens(prompts, answers)
+        remote.close()
+    for got, want, answer in zip(result.scores, expected.scores, answers, strict=True):
+        assert got.error is None
+        assert got.tokens == want.tokens and got.offsets == want.offsets
+        assert "".join(got.tokens) == answer
+        assert got.logprobs == pytest.approx(want.logprobs, abs=2e-3)
+
+
+def test_continuation_scoring_without_echo_fails_each_item_with_the_reason(smollm) -> None:
+    prompt = JudgePrompt("CONTEXT: Paris is in France.\n", "ANSWER:\n")
+    with EngineServer(smollm, echo=False) as server:
+        remote = load_engine("openai", model="m", base_url=server.base_url, max_retries=0)
+        result = remote.score_tokens([prompt, prompt], ["Paris.", "Lyon."])
+        remote.close()
+    for scores in result.scores:
+        assert scores.logprobs == []
+        assert "HTTP 400" in scores.error and "echo" in scores.error

@@ -16,6 +16,8 @@ from haloscope.inference.interface import (
     JudgeEngine,
     JudgePrompt,
     ScoreResult,
+    TokenScoreResult,
+    TokenScores,
 )
 from haloscope.inference.sampling import SamplingParams
 
@@ -33,6 +35,8 @@ __all__ = [
     "JudgePrompt",
     "SamplingParams",
     "ScoreResult",
+    "TokenScoreResult",
+    "TokenScores",
     "UnsupportedModelError",
     "default_judge_model_path",
     "load_engine",

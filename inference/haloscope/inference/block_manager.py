@@ -65,8 +65,9 @@ class BlockManager:
 
         Returns False (allocating nothing) when the free pool is too small. Sets
         ``seq.num_cached_tokens``/``seq.num_computed_tokens`` to the reused prefix length. The
-        block holding the last token is never taken from the cache, so the engine always
-        computes at least one token and gets logits for it.
+        block holding the first position whose logits are read (the last token, or the token
+        before a scored continuation) is never taken from the cache, so the engine computes
+        every row it reads logits from.
         """
         assert not seq.block_table, "sequence already holds blocks"
         use_cache = self.enable_prefix_caching and use_prefix_cache
@@ -135,8 +136,9 @@ class BlockManager:
         seq.num_hashed_blocks = 0
 
     def _num_shareable(self, seq: Sequence) -> int:
-        """Full blocks of ``seq`` that may come from the cache (never the last token's block)."""
-        return (len(seq.token_ids) - 1) // self.block_size
+        """Full blocks of ``seq`` that may come from the cache: those before the block of the
+        first position whose logits are read."""
+        return seq.first_logit_position // self.block_size
 
     def _block_hashes(self, seq: Sequence, num_blocks: int) -> list[int]:
         """Chained hashes of the first ``num_blocks`` full blocks, memoised on ``seq``."""

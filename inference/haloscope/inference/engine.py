@@ -19,6 +19,8 @@ from haloscope.inference.interface import (
     JudgeEngine,
     JudgePrompt,
     ScoreResult,
+    TokenScoreResult,
+    TokenScores,
     split_chat_prompt,
 )
 from haloscope.inference.kv_cache import KVCache
@@ -86,6 +88,34 @@ class TorchJudgeEngine(JudgeEngine):
             )
         return ScoreResult(scores, stats)
 
+    def score_tokens(
+        self, prompts: Sequence[JudgePrompt], continuations: Sequence[str]
+    ) -> TokenScoreResult:
+        """Log-probability of each continuation token, all read from one prefill per item.
+
+        The prompts' shared prefix comes from the prefix cache; the block holding the token
+        before the continuation is always computed, so every logprob is read from this pass.
+        """
+        if len(prompts) != len(continuations):
+            raise ValueError(
+                f"{len(prompts)} prompts but {len(continuations)} continuations; pair them up"
+            )
+        encoded = [self.tokenizer.encode_with_offsets(text) for text in continuations]
+        with self._busy:
+            seqs, errors = self._make_sequences(
+                prompts, SamplingParams(max_tokens=1), None, [ids for ids, _ in encoded]
+            )
+            stats = self._run(seqs, len(prompts))
+        scores = [TokenScores(error=error) for error in errors]
+        for seq in seqs:
+            ids, offsets = encoded[seq.index]
+            scores[seq.index] = TokenScores(
+                tokens=[self.tokenizer.token_text(t) for t in ids],
+                logprobs=list(seq.token_logprobs),
+                offsets=offsets,
+            )
+        return TokenScoreResult(scores, stats)
+
     def generate(self, prompts: Sequence[JudgePrompt], params: SamplingParams) -> GenerateResult:
         """Decode each prompt with ``params``; returns texts, token ids and their logprobs."""
         with self._busy:
@@ -142,8 +172,11 @@ class TorchJudgeEngine(JudgeEngine):
         prompts: Sequence[JudgePrompt],
         params: SamplingParams,
         score_token_ids: tuple[int, ...] | None,
+        continuations: Sequence[list[int]] | None = None,
     ) -> tuple[list[Seq], list[str | None]]:
-        """One sequence per valid prompt; ``errors[i]`` explains each prompt that was refused."""
+        """One sequence per valid prompt; ``errors[i]`` explains each prompt that was refused.
+
+        With ``continuations`` (token ids per prompt) each sequence scores its continuation."""
         pool_tokens = self.blocks.num_blocks * self.blocks.block_size
         limit = min(self.max_model_len, pool_tokens)
         choice_ids = [self.tokenizer.encode(c) for c in params.choices] if params.choices else None
@@ -154,18 +187,25 @@ class TorchJudgeEngine(JudgeEngine):
             if prompt.prefix not in prefix_ids:
                 prefix_ids[prompt.prefix] = self.tokenizer.encode(prompt.prefix, add_bos=True)
             ids = prefix_ids[prompt.prefix] + self.tokenizer.encode(prompt.suffix)
+            continuation = continuations[index] if continuations is not None else []
+            total = len(ids) + len(continuation)
             error = None
             if not ids:
                 error = "empty prompt"
-            elif len(ids) >= limit:
+            elif continuations is not None and not continuation:
+                error = "empty continuation"
+            elif total >= limit:
                 error = (
-                    f"prompt has {len(ids)} tokens; the limit is {limit - 1} "
+                    f"prompt has {total} tokens; the limit is {limit - 1} "
                     f"(context window {self.max_model_len}, KV cache {pool_tokens} tokens)"
                 )
             errors.append(error)
             if error is not None:
                 continue
-            seq = Seq(ids, params, index=index, score_token_ids=score_token_ids)
+            seq = Seq(ids + continuation, params, index, score_token_ids)
+            if continuations is not None:
+                seq.score_from = len(ids)
+                seq.token_logprobs = [float("nan")] * len(continuation)
             seq.max_len = min(len(ids) + params.max_tokens, limit)
             if choice_ids is not None:
                 seq.constraint = ChoiceConstraint(choice_ids)
@@ -209,28 +249,69 @@ class TorchJudgeEngine(JudgeEngine):
         self, step: ScheduledStep, stats: EngineStats, generators: dict[int, torch.Generator]
     ) -> None:
         device = self.config.device
-        chunks, token_ids, sampled = [], [], []
+        # Continuation scoring reads logits at many rows: then every layer computes every row
+        # and the read rows are picked at the end, instead of the last-layer-only fast path.
+        reads_rows = any(seq.score_from is not None for seq in step.seqs)
+        chunks, token_ids, sampled, scored = [], [], [], []
+        score_rows: list[int] = []
+        last_rows: list[int] = []
         for seq, n in zip(step.seqs, step.num_new, strict=True):
             start = seq.num_computed_tokens
             if start == seq.num_cached_tokens:  # first chunk since (re)admission
                 stats.prompt_tokens += len(seq.token_ids)
                 stats.cached_tokens += seq.num_cached_tokens
             completes = start + n == len(seq.token_ids)
-            chunks.append(SequenceChunk(start, n, seq.block_table, needs_logits=completes))
+            row = len(token_ids)
+            chunks.append(
+                SequenceChunk(start, n, seq.block_table, needs_logits=completes and not reads_rows)
+            )
             token_ids.extend(seq.token_ids[start : start + n])
             if seq.is_decoding:
                 stats.decode_tokens += 1
             else:
                 stats.prefill_tokens += n
-            if completes:
+            if seq.score_from is not None:
+                first = max(start, seq.score_from - 1)
+                last = min(start + n, len(seq.token_ids) - 1)  # positions predicting a token
+                scored.append((seq, first, last - first, completes))
+                score_rows.extend(range(row + first - start, row + last - start))
+            elif completes:
                 sampled.append(seq)
+                last_rows.append(row + n - 1)
         batch = build_attention_batch(chunks, self.blocks.block_size, device)
-        logits = self.model.forward(torch.tensor(token_ids, device=device), batch, self.cache)
+        ids = torch.tensor(token_ids, device=device)
+        if reads_rows:
+            rows = torch.tensor(score_rows + last_rows, dtype=torch.long, device=device)
+            logits = self.model.forward(ids, batch, self.cache, rows)
+            self._record_token_logprobs(scored, logits[: len(score_rows)])
+            logits = logits[len(score_rows) :]
+        else:
+            logits = self.model.forward(ids, batch, self.cache)
         for seq, n in zip(step.seqs, step.num_new, strict=True):
             seq.num_computed_tokens += n
             self.blocks.register_computed(seq)
         stats.kv_blocks_used_peak = max(stats.kv_blocks_used_peak or 0, self.blocks.num_used)
+        for seq, _, _, completes in scored:
+            if completes:
+                seq.finish_reason = "scored"
+                self.scheduler.finish(seq)
         self._consume_logits(sampled, logits, generators)
+
+    @staticmethod
+    def _record_token_logprobs(
+        scored: list[tuple[Seq, int, int, bool]], logits: torch.Tensor
+    ) -> None:
+        """Store the log-probability of the token after each read position (a preempted and
+        recomputed sequence overwrites the same entries)."""
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        offset = 0
+        for seq, first, count, _ in scored:
+            targets = torch.tensor(seq.token_ids[first + 1 : first + 1 + count])
+            rows = logprobs[offset : offset + count].cpu()
+            values = rows.gather(1, targets[:, None])[:, 0].tolist()
+            begin = first + 1 - seq.score_from
+            seq.token_logprobs[begin : begin + count] = values
+            offset += count
 
     def _consume_logits(
         self, seqs: list[Seq], logits: torch.Tensor, generators: dict[int, torch.Generator]

@@ -92,6 +92,29 @@ class ScoreResult:
 
 
 @dataclass
+class TokenScores:
+    """Per prompt: the continuation's tokens and each one's log-probability given the prompt
+    and the continuation tokens before it (teacher forcing, no decoding).
+
+    ``offsets`` are each token's ``(start, end)`` character span in the continuation text.
+    ``error`` is set, and the other fields empty, when this item failed.
+    """
+
+    tokens: list[str] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class TokenScoreResult:
+    """Result of :meth:`JudgeEngine.score_tokens`."""
+
+    scores: list[TokenScores]
+    stats: EngineStats
+
+
+@dataclass
 class Generation:
     """One generated completion; ``error`` is set (and the rest empty) when the item failed."""
 
@@ -122,6 +145,16 @@ class JudgeEngine(abc.ABC):
     @abc.abstractmethod
     def score_choices(self, prompts: Sequence[JudgePrompt], choices: Sequence[str]) -> ScoreResult:
         """Probability of each of ``choices`` as the next output, from one forward pass."""
+
+    @abc.abstractmethod
+    def score_tokens(
+        self, prompts: Sequence[JudgePrompt], continuations: Sequence[str]
+    ) -> TokenScoreResult:
+        """Log-probability of every token of ``continuations[i]`` following ``prompts[i]``.
+
+        The continuation is tokenized on its own and appended to the prompt's tokens, so its
+        token boundaries do not depend on the prompt. Items pair up by index.
+        """
 
     @abc.abstractmethod
     def generate(self, prompts: Sequence[JudgePrompt], params: SamplingParams) -> GenerateResult:

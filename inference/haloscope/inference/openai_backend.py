@@ -18,6 +18,8 @@ from haloscope.inference.interface import (
     JudgeEngine,
     JudgePrompt,
     ScoreResult,
+    TokenScoreResult,
+    TokenScores,
 )
 from haloscope.inference.sampling import MAX_TOP_LOGPROBS, SamplingParams
 
@@ -90,6 +92,45 @@ class OpenAIJudgeEngine(JudgeEngine):
             top = self._tokens(response)[:1]
             scores.append(_choice_scores(top[0][2] if top else [], choices))
         return ScoreResult(scores, stats)
+
+    def score_tokens(
+        self, prompts: Sequence[JudgePrompt], continuations: Sequence[str]
+    ) -> TokenScoreResult:
+        """Continuation logprobs from the prompt log-probabilities the server echoes back.
+
+        Posts ``/completions`` with the prompt text plus the continuation, ``echo: true`` and
+        ``logprobs`` (whatever ``mode`` is; chat endpoints return no prompt logprobs) and reads
+        the tokens that overlap the continuation. The server tokenizes the whole text, so a
+        token may straddle the boundary; its span is clipped to the continuation. A vLLM or
+        SGLang server supports this; OpenAI's hosted chat models do not, and each item then
+        fails with the server's reason.
+        """
+        if len(prompts) != len(continuations):
+            raise ValueError(
+                f"{len(prompts)} prompts but {len(continuations)} continuations; pair them up"
+            )
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            scores = list(pool.map(self._score_one, prompts, continuations))
+        stats = EngineStats(num_prompts=len(prompts), wall_s=time.perf_counter() - start)
+        return TokenScoreResult(scores, stats)
+
+    def _score_one(self, prompt: JudgePrompt, continuation: str) -> TokenScores:
+        if not continuation:
+            return TokenScores(error="empty continuation")
+        body = {
+            "model": self.model,
+            "prompt": prompt.text + continuation,
+            "echo": True,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": 1,
+        }
+        try:
+            response = self._post(("/completions", body))
+        except EndpointError as exc:
+            return TokenScores(error=f"{exc} (score_tokens needs echoed prompt logprobs)")
+        return _continuation_scores(response, len(prompt.text), continuation)
 
     def generate(self, prompts: Sequence[JudgePrompt], params: SamplingParams) -> GenerateResult:
         """One completion per prompt with the sampling settings the API supports."""
@@ -204,6 +245,30 @@ class OpenAIJudgeEngine(JudgeEngine):
                 zip(logprobs.get("tokens") or [], logprobs.get("token_logprobs") or [], strict=True)
             )
         ]
+
+
+def _continuation_scores(response: dict[str, Any], boundary: int, continuation: str) -> TokenScores:
+    """The echoed tokens overlapping ``[boundary, boundary + len(continuation))``."""
+    logprobs = response["choices"][0].get("logprobs") or {}
+    values = logprobs.get("token_logprobs") or []
+    starts = logprobs.get("text_offset") or []
+    end = boundary + len(continuation)
+    scores = TokenScores()
+    if len(values) == len(starts):
+        for value, a, b in zip(values, starts, [*starts[1:], end], strict=True):
+            if b <= boundary or a >= end or value is None:
+                continue
+            lo, hi = max(a, boundary) - boundary, min(b, end) - boundary
+            scores.tokens.append(continuation[lo:hi])
+            scores.logprobs.append(float(value))
+            scores.offsets.append((lo, hi))
+    covered = sum(hi - lo for lo, hi in scores.offsets) == len(continuation)
+    if not covered:
+        return TokenScores(
+            error="the endpoint echoed no logprobs for the continuation's tokens (score_tokens "
+            "needs /completions with echo and logprobs, as a vLLM server offers)"
+        )
+    return scores
 
 
 def _choice_scores(top: list[tuple[str, float]], choices: Sequence[str]) -> ChoiceScores:

@@ -28,6 +28,9 @@ class Sequence:
     sequence drops its blocks and recomputes from its cached prefix when readmitted.
     ``score_token_ids`` turns the request into a scoring request: at the end of the prompt the
     engine records the log-probabilities of those tokens and finishes without decoding.
+    ``score_from`` turns it into a continuation-scoring request instead: the engine records
+    the log-probability of every token from that position on (``token_logprobs``) and finishes
+    once the prompt is computed.
     ``block_hashes`` memoises the chained prefix hash of each full block (tokens only grow).
     """
 
@@ -46,6 +49,8 @@ class Sequence:
     output_logprobs: list[float] = field(default_factory=list)
     output_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     score_logprobs: list[float] | None = None
+    score_from: int | None = None
+    token_logprobs: list[float] = field(default_factory=list)
     finish_reason: str | None = None
     stop_text: str | None = None
     constraint: ChoiceConstraint | None = None
@@ -53,6 +58,14 @@ class Sequence:
 
     def __post_init__(self) -> None:
         self.num_prompt_tokens = len(self.token_ids)
+
+    @property
+    def first_logit_position(self) -> int:
+        """The first position whose logits the engine reads: K/V before it may come from the
+        prefix cache, from it on they are computed."""
+        if self.score_from is not None:
+            return self.score_from - 1
+        return len(self.token_ids) - 1
 
     @property
     def output_token_ids(self) -> list[int]:

@@ -39,6 +39,11 @@ class TextTokenizer:
             ids = [self.bos_token_id, *ids]
         return ids
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids of ``text`` (no BOS) and each token's ``(start, end)`` character span."""
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        return list(encoding.ids), [tuple(span) for span in encoding.offsets]
+
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True) -> str:
         """Text of ``ids``."""
         return self._tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)

@@ -15,6 +15,8 @@ from haloscope.inference.interface import (
     JudgeEngine,
     JudgePrompt,
     ScoreResult,
+    TokenScoreResult,
+    TokenScores,
     split_chat_prompt,
 )
 from haloscope.inference.sampling import MAX_TOP_LOGPROBS, SamplingParams
@@ -74,6 +76,44 @@ class VllmJudgeEngine(JudgeEngine):
                 scores.append(ChoiceScores({c: m / total for c, m in mass.items()}, total))
         return ScoreResult(scores, stats)
 
+    def score_tokens(
+        self, prompts: Sequence[JudgePrompt], continuations: Sequence[str]
+    ) -> TokenScoreResult:
+        """Continuation logprobs from vLLM's ``prompt_logprobs`` over prompt + continuation
+        tokens (the continuation tokenized on its own, as the torch engine does)."""
+        if len(prompts) != len(continuations):
+            raise ValueError(
+                f"{len(prompts)} prompts but {len(continuations)} continuations; pair them up"
+            )
+        encoded = [
+            self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            for text in continuations
+        ]
+        prompt_ids = [self.tokenizer.encode(p.text, add_special_tokens=False) for p in prompts]
+        token_lists = [
+            ids + list(e["input_ids"]) for ids, e in zip(prompt_ids, encoded, strict=True)
+        ]
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outputs, stats = self._run_tokens(token_lists, params)
+        scores = []
+        for output, ids, e in zip(outputs, prompt_ids, encoded, strict=True):
+            continuation = list(e["input_ids"])
+            if isinstance(output, str):
+                scores.append(TokenScores(error=output))
+                continue
+            if not continuation:
+                scores.append(TokenScores(error="empty continuation"))
+                continue
+            steps = output.prompt_logprobs[len(ids) :]
+            scores.append(
+                TokenScores(
+                    tokens=[self.tokenizer.decode([t]) for t in continuation],
+                    logprobs=[step[t].logprob for step, t in zip(steps, continuation, strict=True)],
+                    offsets=[tuple(span) for span in e["offset_mapping"]],
+                )
+            )
+        return TokenScoreResult(scores, stats)
+
     def generate(self, prompts: Sequence[JudgePrompt], params: SamplingParams) -> GenerateResult:
         """Decode with vLLM's sampler (``choices`` map to guided decoding)."""
         options: dict[str, Any] = {
@@ -119,9 +159,16 @@ class VllmJudgeEngine(JudgeEngine):
 
     def _run(self, prompts: Sequence[JudgePrompt], params: Any) -> tuple[list[Any], EngineStats]:
         """Generate for the prompts that fit the context window; others get an error string."""
+        return self._run_tokens(
+            [self.tokenizer.encode(p.text, add_special_tokens=False) for p in prompts], params
+        )
+
+    def _run_tokens(
+        self, token_lists: Sequence[list[int]], params: Any
+    ) -> tuple[list[Any], EngineStats]:
+        """Generate for the token lists that fit the context window; others get an error."""
         start = time.perf_counter()
         limit = self.llm.llm_engine.model_config.max_model_len
-        token_lists = [self.tokenizer.encode(p.text, add_special_tokens=False) for p in prompts]
         valid = [i for i, ids in enumerate(token_lists) if len(ids) < limit]
         results: list[Any] = [
             f"prompt has {len(ids)} tokens; the context window is {limit}" for ids in token_lists
@@ -132,7 +179,7 @@ class VllmJudgeEngine(JudgeEngine):
                 valid, self.llm.generate(inputs, params, use_tqdm=False), strict=True
             ):
                 results[i] = output
-        stats = EngineStats(num_prompts=len(prompts))
+        stats = EngineStats(num_prompts=len(token_lists))
         for output in results:
             if isinstance(output, str):
                 continue
