@@ -74,3 +74,18 @@ def test_tiny_random_llama_matches_transformers(tiny_llama_dir, tiny_loaded) -> 
     expected = _reference_greedy(reference, ids, 12)
     assert generation.token_ids == expected[: len(generation.token_ids)]
     assert len(generation.token_ids) == len(expected)
+
+
+def test_smollm_hidden_states_match_transformers(smollm, smollm_reference) -> None:
+    prompts = [smollm.chat_prompt(RUBRIC, item) for item in ITEMS]
+    result = smollm.score_choices(prompts, ["Yes", "No"], hidden_layer=15)
+    plain = smollm.score_choices(prompts, ["Yes", "No"])
+    for prompt, score, same in zip(prompts, result.scores, plain.scores, strict=True):
+        with torch.no_grad():
+            states = smollm_reference(
+                torch.tensor([_ids(smollm, prompt)]), output_hidden_states=True
+            ).hidden_states
+        torch.testing.assert_close(
+            torch.from_numpy(score.hidden), states[15][0, -1], atol=2e-3, rtol=1e-4
+        )
+        assert score.probs == same.probs and same.hidden is None

@@ -18,6 +18,7 @@ from haloscope.inference.interface import (
     ScoreResult,
     TokenScoreResult,
     TokenScores,
+    UnsupportedSignalError,
 )
 from haloscope.inference.sampling import SamplingParams
 
@@ -38,6 +39,7 @@ __all__ = [
     "TokenScoreResult",
     "TokenScores",
     "UnsupportedModelError",
+    "UnsupportedSignalError",
     "default_judge_model_path",
     "load_engine",
 ]

@@ -62,6 +62,7 @@ class TorchJudgeEngine(JudgeEngine):
             loaded.config.max_position_embeddings,
         )
         self._busy = threading.Lock()
+        self._hidden_layer: int | None = None  # set for the duration of a call that asks
 
     @classmethod
     def from_path(cls, model: str, **options: object) -> TorchJudgeEngine:
@@ -72,12 +73,23 @@ class TorchJudgeEngine(JudgeEngine):
         """Rubric as system turn, item as user turn, rendered with the model's chat template."""
         return split_chat_prompt(self.tokenizer.apply_chat_template, rubric, item)
 
-    def score_choices(self, prompts: Sequence[JudgePrompt], choices: Sequence[str]) -> ScoreResult:
-        """Next-token probabilities of each choice's first token, normalised over the choices."""
+    def score_choices(
+        self,
+        prompts: Sequence[JudgePrompt],
+        choices: Sequence[str],
+        hidden_layer: int | None = None,
+    ) -> ScoreResult:
+        """Next-token probabilities of each choice's first token, normalised over the choices;
+        with ``hidden_layer``, also each prompt's last-token residual stream after that many
+        decoder layers (``ChoiceScores.hidden``), from the same forward pass."""
         choice_ids = self._first_tokens(choices)
         with self._busy:
             seqs, errors = self._make_sequences(prompts, SamplingParams(max_tokens=1), choice_ids)
-            stats = self._run(seqs, len(prompts))
+            self._hidden_layer = hidden_layer
+            try:
+                stats = self._run(seqs, len(prompts))
+            finally:
+                self._hidden_layer = None
         scores = [ChoiceScores(error=error) for error in errors]
         for seq in seqs:
             logprobs = torch.tensor(seq.score_logprobs)
@@ -85,6 +97,7 @@ class TorchJudgeEngine(JudgeEngine):
             scores[seq.index] = ChoiceScores(
                 probs=dict(zip(choices, probs, strict=True)),
                 choice_mass=float(logprobs.exp().sum()),
+                hidden=seq.hidden,
             )
         return ScoreResult(scores, stats)
 
@@ -280,13 +293,18 @@ class TorchJudgeEngine(JudgeEngine):
                 last_rows.append(row + n - 1)
         batch = build_attention_batch(chunks, self.blocks.block_size, device)
         ids = torch.tensor(token_ids, device=device)
+        rows = None
         if reads_rows:
             rows = torch.tensor(score_rows + last_rows, dtype=torch.long, device=device)
+        hidden = None
+        if self._hidden_layer is None:
             logits = self.model.forward(ids, batch, self.cache, rows)
+        else:
+            logits, hidden = self.model.forward(ids, batch, self.cache, rows, self._hidden_layer)
+        if reads_rows:
             self._record_token_logprobs(scored, logits[: len(score_rows)])
             logits = logits[len(score_rows) :]
-        else:
-            logits = self.model.forward(ids, batch, self.cache)
+            hidden = hidden[len(score_rows) :] if hidden is not None else None
         for seq, n in zip(step.seqs, step.num_new, strict=True):
             seq.num_computed_tokens += n
             self.blocks.register_computed(seq)
@@ -295,7 +313,7 @@ class TorchJudgeEngine(JudgeEngine):
             if completes:
                 seq.finish_reason = "scored"
                 self.scheduler.finish(seq)
-        self._consume_logits(sampled, logits, generators)
+        self._consume_logits(sampled, logits, generators, hidden)
 
     @staticmethod
     def _record_token_logprobs(
@@ -314,13 +332,19 @@ class TorchJudgeEngine(JudgeEngine):
             offset += count
 
     def _consume_logits(
-        self, seqs: list[Seq], logits: torch.Tensor, generators: dict[int, torch.Generator]
+        self,
+        seqs: list[Seq],
+        logits: torch.Tensor,
+        generators: dict[int, torch.Generator],
+        hidden: torch.Tensor | None = None,
     ) -> None:
         scoring = [i for i, s in enumerate(seqs) if s.score_token_ids is not None]
         if scoring:
             logprobs = torch.log_softmax(logits[scoring].float(), dim=-1)
             for row, i in zip(logprobs, scoring, strict=True):
                 seqs[i].score_logprobs = row[list(seqs[i].score_token_ids)].tolist()
+                if hidden is not None:
+                    seqs[i].hidden = hidden[i].cpu().numpy()
                 seqs[i].finish_reason = "scored"
                 self.scheduler.finish(seqs[i])
         decoding = [i for i, s in enumerate(seqs) if s.score_token_ids is None]

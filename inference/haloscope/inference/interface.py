@@ -6,7 +6,13 @@ import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from haloscope.inference.sampling import SamplingParams
+
+
+class UnsupportedSignalError(RuntimeError):
+    """The backend cannot provide a signal an evaluator asked for (hidden states, prompt
+    logprobs); the message names the backend and what provides it."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,15 @@ class ChoiceScores:
     """Per prompt: probability of each choice, normalised over the choices' first tokens.
 
     ``choice_mass`` is the unnormalised probability the model put on those tokens together (a
-    low value means the model wanted to say something else). ``error`` is set, and the
-    other fields empty, when this item failed.
+    low value means the model wanted to say something else). ``hidden`` is the prompt's
+    last-token hidden state when the call asked for one. ``error`` is set, and the other
+    fields empty, when this item failed.
     """
 
     probs: dict[str, float] = field(default_factory=dict)
     choice_mass: float = 0.0
     error: str | None = None
+    hidden: np.ndarray | None = None
 
     @property
     def best(self) -> str | None:
@@ -143,8 +151,18 @@ class JudgeEngine(abc.ABC):
     """
 
     @abc.abstractmethod
-    def score_choices(self, prompts: Sequence[JudgePrompt], choices: Sequence[str]) -> ScoreResult:
-        """Probability of each of ``choices`` as the next output, from one forward pass."""
+    def score_choices(
+        self,
+        prompts: Sequence[JudgePrompt],
+        choices: Sequence[str],
+        hidden_layer: int | None = None,
+    ) -> ScoreResult:
+        """Probability of each of ``choices`` as the next output, from one forward pass.
+
+        ``hidden_layer`` also asks for each prompt's last-token residual stream after that
+        many decoder layers (what a trained verdict head reads). Backends that cannot expose
+        hidden states raise :class:`UnsupportedSignalError` when it is set.
+        """
 
     @abc.abstractmethod
     def score_tokens(

@@ -75,14 +75,21 @@ class LlamaModel:
         batch: AttentionBatch,
         cache: KVCache,
         logit_rows: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        hidden_layer: int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Run ``token_ids`` ([T]) through the decoder and return logits ([R, vocab]).
 
         The rows are ``logit_rows`` when given (every layer computes every row), else those of
         ``batch.logit_queries`` (the last layer computes only them; none when it is unset).
+        With ``hidden_layer`` (1 to layers - 1) it also returns those rows' residual stream
+        after that many decoder layers ([R, hidden]), as transformers'
+        ``hidden_states[hidden_layer]``.
         """
+        if hidden_layer is not None and not 0 < hidden_layer < len(self.layers):
+            raise ValueError(f"hidden_layer must be in [1, {len(self.layers) - 1}]")
         with sdpa_backends(token_ids.device):
-            return self._forward(token_ids, batch, cache, logit_rows)
+            logits, hidden = self._forward(token_ids, batch, cache, logit_rows, hidden_layer)
+        return logits if hidden_layer is None else (logits, hidden)
 
     def _forward(
         self,
@@ -90,13 +97,21 @@ class LlamaModel:
         batch: AttentionBatch,
         cache: KVCache,
         logit_rows: torch.Tensor | None,
-    ) -> torch.Tensor:
+        hidden_layer: int | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         cfg = self.config
         freqs = batch.positions[:, None].float() * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos().to(self.embed.dtype), emb.sin().to(self.embed.dtype)
         h = F.embedding(token_ids, self.embed)
         last = len(self.layers) - 1
+        if logit_rows is not None:
+            read = logit_rows
+        elif batch.logit_queries is not None:
+            read = batch.logit_queries.rows
+        else:
+            read = None
+        hidden = None
         for index, layer in enumerate(self.layers):
             q, k, v = self._qkv(layer, h, cos, sin)
             k_cache, v_cache = cache.k[index], cache.v[index]
@@ -104,7 +119,7 @@ class LlamaModel:
                 store_kv(k, v, k_cache, v_cache, batch)
                 queries = batch.logit_queries
                 if queries is None:
-                    return h.new_empty((0, self.lm_head.shape[0]))
+                    return h.new_empty((0, self.lm_head.shape[0])), None
                 attn = attend_group(q[queries.rows], k_cache, v_cache, queries)
                 h = h[queries.rows]
             else:
@@ -113,9 +128,11 @@ class LlamaModel:
             x = rms_norm(h, layer.post_norm, cfg.rms_norm_eps)
             gate, up = F.linear(x, layer.gate_up).chunk(2, dim=-1)
             h = h + F.linear(F.silu(gate) * up, layer.down)
+            if index + 1 == hidden_layer and read is not None:
+                hidden = h[read].float()
         if logit_rows is not None:
             h = h[logit_rows]
-        return F.linear(rms_norm(h, self.norm, cfg.rms_norm_eps), self.lm_head)
+        return F.linear(rms_norm(h, self.norm, cfg.rms_norm_eps), self.lm_head), hidden
 
     def _qkv(
         self, layer: _Layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor

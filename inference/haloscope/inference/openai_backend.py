@@ -20,6 +20,7 @@ from haloscope.inference.interface import (
     ScoreResult,
     TokenScoreResult,
     TokenScores,
+    UnsupportedSignalError,
 )
 from haloscope.inference.sampling import MAX_TOP_LOGPROBS, SamplingParams
 
@@ -78,8 +79,18 @@ class OpenAIJudgeEngine(JudgeEngine):
             messages=({"role": "system", "content": rubric}, {"role": "user", "content": item}),
         )
 
-    def score_choices(self, prompts: Sequence[JudgePrompt], choices: Sequence[str]) -> ScoreResult:
+    def score_choices(
+        self,
+        prompts: Sequence[JudgePrompt],
+        choices: Sequence[str],
+        hidden_layer: int | None = None,
+    ) -> ScoreResult:
         """Choice probabilities from the first generated token's top log-probabilities."""
+        if hidden_layer is not None:
+            raise UnsupportedSignalError(
+                "an OpenAI-compatible endpoint returns no hidden states; verdict heads run on "
+                "the torch backend"
+            )
         if not choices:
             raise ValueError("choices must not be empty")
         body = {"max_tokens": 1, "temperature": 0.0, "logprobs_top": MAX_TOP_LOGPROBS}

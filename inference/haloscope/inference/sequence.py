@@ -6,6 +6,7 @@ import enum
 import itertools
 from dataclasses import dataclass, field
 
+import numpy as np
 from haloscope.inference.sampling import ChoiceConstraint, SamplingParams
 
 _ids = itertools.count()
@@ -49,6 +50,7 @@ class Sequence:
     output_logprobs: list[float] = field(default_factory=list)
     output_top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     score_logprobs: list[float] | None = None
+    hidden: np.ndarray | None = None
     score_from: int | None = None
     token_logprobs: list[float] = field(default_factory=list)
     finish_reason: str | None = None

@@ -17,6 +17,7 @@ from haloscope.inference.interface import (
     ScoreResult,
     TokenScoreResult,
     TokenScores,
+    UnsupportedSignalError,
     split_chat_prompt,
 )
 from haloscope.inference.sampling import MAX_TOP_LOGPROBS, SamplingParams
@@ -52,8 +53,18 @@ class VllmJudgeEngine(JudgeEngine):
 
         return split_chat_prompt(render, rubric, item)
 
-    def score_choices(self, prompts: Sequence[JudgePrompt], choices: Sequence[str]) -> ScoreResult:
+    def score_choices(
+        self,
+        prompts: Sequence[JudgePrompt],
+        choices: Sequence[str],
+        hidden_layer: int | None = None,
+    ) -> ScoreResult:
         """Choice probabilities from the first token's top-20 log-probabilities."""
+        if hidden_layer is not None:
+            raise UnsupportedSignalError(
+                "the vllm backend does not expose hidden states; verdict heads run on the "
+                "torch backend"
+            )
         first = [self.tokenizer.encode(c, add_special_tokens=False)[:1] for c in choices]
         if not all(first) or len({f[0] for f in first}) != len(first):
             raise ValueError(f"choices {list(choices)!r} must start with distinct tokens")
