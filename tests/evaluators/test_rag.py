@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from haloscope.evaluators import EvalInput, Resources, create_evaluator
 from haloscope.evaluators.rag import parse_claim_lines
-from haloscope.evaluators.text_split import key_terms, split_claims, split_sentences
+from haloscope.evaluators.support import support_grids
+from haloscope.evaluators.text_split import (
+    key_terms,
+    split_claims,
+    split_sentences,
+    unsupported_numbers,
+)
 
 CONTEXT = (
     "The Eiffel Tower is 330 metres tall. It was completed in 1889 by Gustave Eiffel's company.",
@@ -168,3 +174,33 @@ def test_context_recall_share_of_reference_claims_found(resources):
     )
     assert result.score == 0.5
     assert [e.label for e in result.evidence] == ["covered", "missing"]
+
+
+def test_unsupported_numbers_are_the_figures_the_context_lacks():
+    passage = "Mount Everest is 8,849 metres tall; it was first climbed in 1953."
+    assert unsupported_numbers("Everest is 8849 metres tall.", passage) == []
+    assert unsupported_numbers("Everest is 9,100 metres tall, climbed in 1953.", passage) == [
+        "9100"
+    ]
+    assert unsupported_numbers("It has 2 peaks.", passage, question="Why 2 peaks?") == []
+
+
+def test_each_claim_is_checked_against_the_passages_closest_to_it(embedder):
+    long_passage = " ".join(
+        [
+            "The Louvre is the world's most-visited museum.",
+            *[f"Room {n} holds paintings from the {n}th century." for n in range(10, 30)],
+            "The Eiffel Tower is 330 metres tall.",
+        ]
+    )
+    passages = ("Paris is the capital of France.", long_passage)
+    claims = ["The Eiffel Tower is 330 metres tall.", "Paris is the capital of France."]
+    (grid,) = support_grids(embedder, [claims], [passages], ["Tell me about Paris."])
+    tower = grid.context_window(0, budget=200)
+    assert "The Eiffel Tower is 330 metres tall." in tower and len(tower) <= 200
+    assert "Paris is the capital" not in tower  # the other passage is not close enough
+    assert grid.context_window(1, budget=200) == passages[0]
+    # sentences kept from a long passage stay in their document order
+    window = grid.context_window(0, budget=400)
+    kept = [s for s in split_sentences(long_passage) if s in window]
+    assert window.endswith(kept[-1]) and kept[-1] == "The Eiffel Tower is 330 metres tall."

@@ -23,7 +23,8 @@ class SupportGrid:
 
     ``scores[c, p]`` in [0, 1]; ``similarity[c, p]`` the cosine similarity of claim ``c`` to
     the passage's most similar sentence, ``best_sentence[c][p]``; ``missing[c][p]`` the claim's
-    key terms absent from passage ``p``.
+    key terms absent from passage ``p``; ``sentences[p]`` the passage's sentences and
+    ``sentence_similarity[p]`` their similarity to each claim (``[claims, sentences]``).
     """
 
     claims: list[str]
@@ -32,6 +33,8 @@ class SupportGrid:
     similarity: np.ndarray
     best_sentence: list[list[str]]
     missing: list[list[list[str]]]
+    sentences: list[list[str]]
+    sentence_similarity: list[np.ndarray]
 
     def best_passage(self, claim: int) -> int:
         """Index of the passage supporting claim ``claim`` best; among equally supporting
@@ -40,6 +43,39 @@ class SupportGrid:
         scores = self.scores[claim]
         tied = np.flatnonzero(scores == scores.max())
         return int(tied[np.argmax(self.similarity[claim, tied])])
+
+    def context_window(self, claim: int, budget: int, near: float = 0.1) -> str:
+        """The context a claim is checked against: the passage most similar to it, then those
+        within ``near`` of its similarity, while ``budget`` characters allow. A passage longer
+        than what is left gives its sentences most similar to the claim, in their order."""
+        similarity = self.similarity[claim]
+        order = np.argsort(-similarity, kind="stable")
+        parts: list[str] = []
+        left = budget
+        for p in order:
+            if parts and (similarity[p] < similarity[order[0]] - near or left <= 0):
+                break
+            text = self.passages[p]
+            if len(text) > left:
+                text = self._best_sentences(claim, int(p), left)
+            if text:
+                parts.append(text)
+                left -= len(text)
+        return "\n\n".join(parts)
+
+    def _best_sentences(self, claim: int, passage: int, budget: int) -> str:
+        """The passage's sentences most similar to the claim that fit ``budget`` characters
+        (at least the best one), joined in document order."""
+        sentences = self.sentences[passage]
+        ranked = np.argsort(-self.sentence_similarity[passage][claim], kind="stable")
+        chosen, used = [], 0
+        for index in ranked:
+            length = len(sentences[index]) + 1
+            if chosen and used + length > budget:
+                continue
+            chosen.append(int(index))
+            used += length
+        return " ".join(sentences[i] for i in sorted(chosen))
 
     def claim_support(self) -> np.ndarray:
         """Each claim's support by its best passage."""
@@ -97,6 +133,7 @@ def _grid(
     best: list[list[str]] = [[""] * len(passages) for _ in claims]
     missing: list[list[list[str]]] = [[[] for _ in passages] for _ in claims]
     passage_terms = [text_terms(p) for p in passages]
+    blocks: list[np.ndarray] = []
     start = 0
     for p, passage_sentences in enumerate(sentences):
         block = sims[:, start : start + len(passage_sentences)]
@@ -109,7 +146,8 @@ def _grid(
             missing[c][p] = absent
             similarity[c, p] = float(block[c, j])
             scores[c, p] = similarity[c, p] * term_coverage(terms, absent)
-    return SupportGrid(claims, passages, scores, similarity, best, missing)
+        blocks.append(block)
+    return SupportGrid(claims, passages, scores, similarity, best, missing, sentences, blocks)
 
 
 def term_coverage(terms: set[str], absent: list[str]) -> float:

@@ -227,6 +227,13 @@ def key_terms(claim: str, question: str = "") -> set[str]:
     return terms - text_terms(question) if question else terms
 
 
+def unsupported_numbers(claim: str, context: str, question: str = "") -> list[str]:
+    """Numbers the claim states that neither the context nor the question contains ("9,100"
+    against a passage saying 8,849): a changed figure is a new fact."""
+    stated = {n.replace(",", "") for n in _NUMBER.findall(claim)}
+    return sorted(stated - text_terms(context) - text_terms(question))
+
+
 def text_terms(text: str) -> set[str]:
     """All word and number tokens of ``text``, lower-cased (to look key terms up in)."""
     words = {_normalise(w) for w in re.findall(r"[\w'’-]+", text)}
