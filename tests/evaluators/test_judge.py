@@ -22,7 +22,7 @@ WEATHER_SCHEMA = {
 
 def test_rag_judge_probabilities_labels_and_reasons(judge_resources):
     judge = create_evaluator(
-        "hallucination.rag", config={"explain": True}, resources=judge_resources
+        "hallucination.rag", "1", config={"explain": True}, resources=judge_resources
     )
     results = judge.evaluate(
         [
@@ -42,8 +42,8 @@ def test_rag_judge_probabilities_labels_and_reasons(judge_resources):
 
 def test_stored_calibration_is_applied(judge_resources):
     stored = load_calibration("hallucination.rag", "1")
-    assert stored is not None, "run benchmarks/halueval.py --fit to produce the calibration"
-    calibrated = create_evaluator("hallucination.rag", resources=judge_resources)
+    assert stored is not None, "run evaluators/training/calibrate_judge.py to produce it"
+    calibrated = create_evaluator("hallucination.rag", "1", resources=judge_resources)
     assert calibrated.threshold == stored.threshold
     (result,) = calibrated.evaluate([EvalInput(input=QUESTION, output="Delhi", contexts=KNOWLEDGE)])
     raw = result.metrics["raw_probability"]

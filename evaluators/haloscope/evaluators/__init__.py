@@ -5,7 +5,12 @@ Evaluators are looked up by name and version (:func:`create_evaluator`), take ba
 :mod:`haloscope.evaluators.drift`.
 """
 
-from haloscope.evaluators import checks, hallucination, rag  # noqa: F401  (registration)
+from haloscope.evaluators import (  # noqa: F401  (registration)
+    checks,
+    hallucination,
+    hallucination_detector,
+    rag,
+)
 from haloscope.evaluators.base import Evaluator, Outcome, Resources
 from haloscope.evaluators.calibration import Calibration, fit_calibration, load_calibration
 from haloscope.evaluators.config import ConfigError

@@ -99,9 +99,6 @@ class HallucinationJudge(Evaluator):
         }
         return Outcome(probability, label, reason, metrics=metrics)
 
-    def _context(self, item: EvalInput) -> str:
-        return "\n\n".join(item.contexts)[: self.config.max_context_chars]
-
 
 @register
 class RagHallucination(HallucinationJudge):
@@ -114,9 +111,7 @@ class RagHallucination(HallucinationJudge):
     requires = ("output", "contexts")
 
     def item_text(self, item: EvalInput) -> str:
-        return self.rubric.render(
-            context=self._context(item), question=item.input or "(none)", answer=item.output
-        )
+        return render_item(item, item.output, self.config.max_context_chars)
 
 
 @register
@@ -177,6 +172,14 @@ class ToolHallucination(HallucinationJudge):
             result=(tool.result or "(not given)")[: self.config.max_context_chars],
             answer=item.output or "(none)",
         )
+
+
+def render_item(item: EvalInput, answer: str, max_context_chars: int = 4000) -> str:
+    """The RAG rubric's text for ``answer`` to ``item`` (contexts joined, then cut)."""
+    context = "\n\n".join(item.contexts)[:max_context_chars]
+    return RAG_HALLUCINATION_V1.render(
+        context=context, question=item.input or "(none)", answer=answer
+    )
 
 
 def _arguments(tool: ToolCall) -> Mapping[str, Any] | Any:
