@@ -1,68 +1,106 @@
-"""Hallucination detectors on HaluEval QA: accuracy, AUROC, F1 and items/s, beside baselines.
+"""Hallucination detectors on HaluEval slices, beside a length-only and a word-overlap baseline.
 
-Each HaluEval item gives one faithful and one hallucinated answer to the same knowledge and
-question; every answer is one scored item (label: hallucinated). Detectors are calibrated on
-the first half of the items and reported on the second. The dataset has artifacts (the
-hallucinated answer is usually the longer one, and plain word overlap with the knowledge
-separates most pairs), so a length-only and a word-overlap baseline are printed beside every
-detector; no detector sees the answer's length.
+Every HaluEval row gives one faithful and one hallucinated answer to the same input; each answer
+is one scored item. Per slice and detector it prints:
 
-    .venv/bin/python benchmarks/halueval.py [--items 40] [--fit]
+* pairwise: share of rows whose hallucinated answer scores above its faithful twin (ties half);
+* AUROC over all answers;
+* label acc: accuracy of the label the evaluator ships, at its shipped threshold (nothing is
+  fitted here), and best acc: the accuracy of the best threshold chosen on the slice itself
+  (an upper bound that shows whether the shipped calibration transfers);
+* flagged: share of answers labelled hallucinated; answers/s; failed items.
 
-``--items`` limits the judge (and the combination) to that many items of each half; ``--fit``
-stores the judge's calibration with the evaluator version
-(``evaluators/haloscope/evaluators/calibration/hallucination.rag-1.json``).
+The baselines have no shipped label: only their ranking figures and best accuracy are shown.
+No detector sees the answer's length. ``--ablate-context`` scores the default detector again
+with the knowledge replaced by "(no context given)": what is left is what it reads from the
+question and answer alone.
+
+    .venv/bin/python benchmarks/halueval.py [--rows 1000] [--data FILE ...] [--write-cards]
+
+Defaults are the dev slices shipped in ``benchmarks/data/halueval`` (QA and dialogue); other
+HaluEval files (summarization, more QA rows) are read by ``--data``. ``--write-cards`` stores
+each evaluator's figures as its quality card (``haloscope evaluators list`` shows them).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from haloscope.evaluators import EvalInput, Resources, create_evaluator
-from haloscope.evaluators.calibration import (
-    calibration_path,
-    fit_calibration,
-    fit_logistic,
-    logit,
-)
-from haloscope.evaluators.metrics import best_threshold, binary_metrics
+from haloscope.evaluators.metrics import auroc, best_threshold
+from haloscope.evaluators.quality import QualityCard, SliceCard, SliceFigures, load_card
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "halueval_qa_dev.jsonl"
-CHATGPT_ACCURACY = 0.6259  # HaluEval paper, ChatGPT recognising hallucinated QA answers
+DATA_DIR = REPO / "benchmarks" / "data" / "halueval"
+DEV_SLICES = (DATA_DIR / "qa_dev.jsonl", DATA_DIR / "dialogue_dev.jsonl")
+DETECTORS = (("hallucination.rag", "2"), ("hallucination.rag", "1"), ("faithfulness", "1"))
+NO_CONTEXT = "(no context given)"
+CARD_META = {
+    "measured_by": "benchmarks/halueval.py --write-cards",
+    "backend": "torch engine, packaged SmolLM2-135M-Instruct and all-MiniLM-L6-v2, CPU",
+}
 _WORD = re.compile(r"\w+")
+# (input field, faithful field, hallucinated field, context field) per HaluEval task type
+FORMATS = {
+    "qa": ("question", "right_answer", "hallucinated_answer", "knowledge"),
+    "dialogue": ("dialogue_history", "right_response", "hallucinated_response", "knowledge"),
+    "summarization": (None, "right_summary", "hallucinated_summary", "document"),
+}
 
 
-def load_items(path: Path) -> tuple[list[EvalInput], np.ndarray]:
-    """Two scored answers per HaluEval row (faithful, hallucinated) and their labels."""
-    items, labels = [], []
-    for line in path.read_text().splitlines():
+@dataclass(frozen=True)
+class Slice:
+    """A labelled slice: items alternate faithful, hallucinated (one row = two items)."""
+
+    name: str
+    path: Path
+    sha256: str
+    items: list[EvalInput]
+    labels: np.ndarray
+
+
+def load_slice(path: Path, rows: int | None) -> Slice:
+    """Read a HaluEval file of any paired task type (the format is read off the fields)."""
+    lines = path.read_text().splitlines()[:rows]
+    first = json.loads(lines[0])
+    kind = next((k for k, f in FORMATS.items() if f[1] in first), None)
+    if kind is None:
+        raise SystemExit(
+            f"{path}: not a paired HaluEval file (expected one of "
+            f"{[f[1] for f in FORMATS.values()]}); unpaired files such as 'general' carry no "
+            "context for a RAG detector"
+        )
+    question, right, wrong, context = FORMATS[kind]
+    items = []
+    for line in lines:
         row = json.loads(line)
-        for answer, hallucinated in (
-            (row["right_answer"], False),
-            (row["hallucinated_answer"], True),
-        ):
+        for answer in (row[right], row[wrong]):
             items.append(
-                EvalInput(input=row["question"], output=answer, contexts=(row["knowledge"],))
+                EvalInput(
+                    input=row[question] if question else "Summarize the document.",
+                    output=answer,
+                    contexts=(row[context],),
+                )
             )
-            labels.append(hallucinated)
-    return items, np.array(labels)
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    labels = np.tile([False, True], len(lines))
+    return Slice(path.stem, path, digest, items, labels)
 
 
 def length_baseline(items: list[EvalInput]) -> np.ndarray:
-    """Baseline: longer answer = hallucinated (the dataset's main artifact)."""
+    """Baseline: the longer answer is the hallucinated one (the QA data's main artifact)."""
     return np.array([len(i.output.split()) for i in items], dtype=float)
 
 
 def overlap_baseline(items: list[EvalInput]) -> np.ndarray:
-    """Baseline: share of the answer's words absent from the knowledge."""
+    """Baseline: share of the answer's words absent from the context."""
     scores = []
     for item in items:
         words = _WORD.findall(item.output.lower())
@@ -71,110 +109,115 @@ def overlap_baseline(items: list[EvalInput]) -> np.ndarray:
     return np.array(scores)
 
 
-def timed(score: Callable[[list[EvalInput]], np.ndarray], items: list[EvalInput]):
-    """Scores and items/s."""
-    start = time.perf_counter()
-    scores = score(items)
-    return scores, len(items) / (time.perf_counter() - start)
+@dataclass(frozen=True)
+class Scored:
+    """A detector's scores on a slice, its labels (None for baselines) and its speed."""
+
+    scores: np.ndarray
+    flagged: np.ndarray | None
+    answers_per_s: float | None
+    failed: int = 0
 
 
-def report(name: str, fit_scores, fit_labels, test_scores, test_labels, rate: float | None):
-    """Fit a threshold on the calibration half, print test-half metrics."""
-    threshold = best_threshold(fit_scores, fit_labels)
-    m = binary_metrics(test_scores, test_labels, threshold)
-    rate_text = f"{rate:9.1f}" if rate is not None else "        -"
-    versus = (m.accuracy - CHATGPT_ACCURACY) * 100
-    print(
-        f"  {name:<34} acc {m.accuracy:6.1%}  AUROC {m.auroc:.3f}  F1 {m.f1:.3f}  "
-        f"items/s {rate_text}  vs ChatGPT {versus:+5.1f} pts"
+def figures(scored: Scored, labels: np.ndarray) -> SliceFigures:
+    """The card's figures for one detector on one slice (failed items score 0.5)."""
+    s = scored.scores
+    faithful, hallucinated = s[0::2], s[1::2]
+    pairwise = float(np.mean((hallucinated > faithful) + 0.5 * (hallucinated == faithful)))
+    best = float(np.mean((s >= best_threshold(s, labels)) == labels))
+    flagged = scored.flagged
+    return SliceFigures(
+        pairwise=round(pairwise, 4),
+        auroc=round(auroc(s, labels), 4),
+        label_accuracy=None if flagged is None else round(float(np.mean(flagged == labels)), 4),
+        best_accuracy=round(best, 4),
+        flag_rate=None if flagged is None else round(float(np.mean(flagged)), 4),
+        answers_per_s=None if scored.answers_per_s is None else round(scored.answers_per_s, 2),
     )
-    return m
 
 
-def baselines(fit: list[EvalInput], fit_y, test: list[EvalInput], test_y) -> None:
-    for name, fn in (
-        ("baseline: length only", length_baseline),
-        ("baseline: word overlap", overlap_baseline),
-    ):
-        report(name, fn(fit), fit_y, fn(test), test_y, None)
+def run_evaluator(
+    name: str, version: str, items: list[EvalInput], resources: Resources, batch: int
+) -> Scored:
+    """Score ``items`` in batches; the score is the evaluator's hallucination direction."""
+    evaluator = create_evaluator(name, version=version, resources=resources)
+    evaluator.evaluate(items[:2])  # load the models outside the timing
+    started, results = time.perf_counter(), []
+    for start in range(0, len(items), batch):
+        results += evaluator.evaluate(items[start : start + batch])
+    rate = len(items) / (time.perf_counter() - started)
+    failed = sum(r.score is None for r in results)
+    if name == "faithfulness":  # share of supported claims: invert, and "unfaithful" flags
+        scores = [0.5 if r.score is None else 1 - r.score for r in results]
+        flagged = [r.label == "unfaithful" for r in results]
+    else:
+        scores = [0.5 if r.score is None else r.score for r in results]
+        flagged = [r.label == "hallucinated" for r in results]
+    return Scored(np.array(scores), np.array(flagged), rate, failed)
+
+
+def print_row(name: str, fig: SliceFigures, failed: int | None = None) -> None:
+    def pct(value: float | None) -> str:
+        return "     -" if value is None else f"{value:6.1%}"
+
+    rate = "      -" if fig.answers_per_s is None else f"{fig.answers_per_s:7.1f}"
+    fails = "" if failed is None else f"  failed {failed}"
+    print(
+        f"  {name:<32} pairwise {pct(fig.pairwise)}  AUROC {fig.auroc:.3f}  "
+        f"label acc {pct(fig.label_accuracy)}  best acc {pct(fig.best_accuracy)}  "
+        f"flagged {pct(fig.flag_rate)}  answers/s {rate}{fails}"
+    )
+
+
+def ablated(items: list[EvalInput]) -> list[EvalInput]:
+    """The items with their context replaced by a placeholder."""
+    return [EvalInput(input=i.input, output=i.output, contexts=(NO_CONTEXT,)) for i in items]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--items", type=int, default=40, help="judge items per half")
-    parser.add_argument("--fit", action="store_true", help="store the judge calibration")
+    parser.add_argument("--data", type=Path, nargs="+", default=list(DEV_SLICES))
+    parser.add_argument("--rows", type=int, help="rows per slice (default: all)")
+    parser.add_argument("--batch", type=int, default=32, help="items per evaluate() call")
+    parser.add_argument("--detectors", default=",".join(f"{n}@{v}" for n, v in DETECTORS))
+    parser.add_argument("--ablate-context", action="store_true")
+    parser.add_argument("--write-cards", action="store_true")
     args = parser.parse_args()
 
-    items, labels = load_items(args.data)
-    half = (len(items) // 4) * 2  # keep both answers of a row in the same half
-    fit_items, test_items = items[:half], items[half:]
-    fit_y, test_y = labels[:half], labels[half:]
+    detectors = [tuple(spec.split("@", 1)) for spec in args.detectors.split(",")]
     resources = Resources()
-    faithfulness = create_evaluator("faithfulness", resources=resources)
-
-    def embedding_score(batch: list[EvalInput]) -> np.ndarray:
-        results = faithfulness.evaluate(batch)
-        return np.array([1 - r.metrics["mean_support"] for r in results])
-
-    print(
-        f"HaluEval QA: {len(items) // 2} rows, {len(items)} answers; calibrate on "
-        f"{len(fit_items)}, report on {len(test_items)}"
-    )
-    embedding_score(fit_items[:8])  # load the embedding model outside the timings
-    emb_fit, _ = timed(embedding_score, fit_items)
-    emb_test, emb_rate = timed(embedding_score, test_items)
-    print(f"\nall {len(test_items)} test answers:")
-    baselines(fit_items, fit_y, test_items, test_y)
-    report("embedding faithfulness", emb_fit, fit_y, emb_test, test_y, emb_rate)
-
-    n = 2 * args.items
-    judge = create_evaluator("hallucination.rag", config={"calibrated": False}, resources=resources)
-
-    def judge_score(batch: list[EvalInput]) -> np.ndarray:
-        return np.array([r.metrics["raw_probability"] for r in judge.evaluate(batch)])
-
-    judge_score(fit_items[:2])  # load the engine outside the timings
-    j_fit, _ = timed(judge_score, fit_items[:n])
-    j_test, j_rate = timed(judge_score, test_items[:n])
-    calibration = fit_calibration(
-        j_fit,
-        fit_y[:n],
-        dataset="halueval_qa_dev",
-        rows=f"first {args.items} rows",
-        model="SmolLM2-135M-Instruct (default torch engine)",
-    )
-    fitted = binary_metrics(calibration.probability(j_fit), fit_y[:n], calibration.threshold)
-    calibration.meta["fit_metrics"] = asdict(fitted)
-    combo_x_fit = np.column_stack([logit(j_fit), emb_fit[:n]])
-    combo_x_test = np.column_stack([logit(j_test), emb_test[:n]])
-    weights, intercept = fit_logistic(combo_x_fit, fit_y[:n])
-    combo_fit, combo_test = combo_x_fit @ weights + intercept, combo_x_test @ weights + intercept
-
-    print(
-        f"\nfirst {n} test answers (judge subset; calibrated on the first {n} of the other half):"
-    )
-    baselines(fit_items[:n], fit_y[:n], test_items[:n], test_y[:n])
-    report("embedding faithfulness", emb_fit[:n], fit_y[:n], emb_test[:n], test_y[:n], emb_rate)
-    report(
-        "judge verdict (SmolLM2-135M)",
-        calibration.probability(j_fit),
-        fit_y[:n],
-        calibration.probability(j_test),
-        test_y[:n],
-        j_rate,
-    )
-    combo_rate = 1 / (1 / j_rate + 1 / emb_rate)
-    report("judge + embedding (logistic)", combo_fit, fit_y[:n], combo_test, test_y[:n], combo_rate)
-    print(f"\nHaluEval paper, ChatGPT: {CHATGPT_ACCURACY:.2%} accuracy")
-    print(
-        f"judge calibration: slope {calibration.slope:.3f} intercept {calibration.intercept:.3f} "
-        f"threshold {calibration.threshold:.3f}"
-    )
-    if args.fit:
-        path = calibration_path(judge.name, judge.version)
-        calibration.save(path)
-        print(f"stored {path.relative_to(REPO)}")
+    cards: dict[tuple[str, str], dict[str, SliceCard]] = {d: {} for d in detectors}
+    for path in args.data:
+        data = load_slice(path, args.rows)
+        rows = len(data.items) // 2
+        print(f"\n{data.name}: {rows} rows, {len(data.items)} answers ({path.name})")
+        baselines: dict[str, SliceFigures] = {}
+        for label, baseline in (("length", length_baseline), ("word_overlap", overlap_baseline)):
+            fig = figures(Scored(baseline(data.items), None, None), data.labels)
+            baselines[label] = fig
+            print_row(f"baseline: {label.replace('_', ' ')}", fig)
+        for name, version in detectors:
+            scored = run_evaluator(name, version, data.items, resources, args.batch)
+            fig = figures(scored, data.labels)
+            print_row(f"{name}@{version}", fig, scored.failed)
+            cards[(name, version)][data.name] = SliceCard(
+                str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path),
+                data.sha256,
+                rows,
+                fig,
+                baselines,
+                scored.failed,
+            )
+        if args.ablate_context:
+            name, version = detectors[0]
+            scored = run_evaluator(name, version, ablated(data.items), resources, args.batch)
+            print_row(f"{name}@{version}, no context", figures(scored, data.labels))
+    if args.write_cards:
+        for (name, version), slices in cards.items():
+            old = load_card(name, version)
+            merged = {**(old.slices if old else {}), **slices}
+            path = QualityCard(name, version, merged, CARD_META).save()
+            print(f"wrote {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

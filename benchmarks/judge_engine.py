@@ -30,7 +30,7 @@ from haloscope.inference.engine import TorchJudgeEngine  # noqa: E402
 from haloscope.inference.interface import EngineStats, ScoreResult  # noqa: E402
 from haloscope.inference.loader import LoadedModel, load_model  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "halueval_qa_dev.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "halueval" / "qa_dev.jsonl"
 RUBRIC = """You are a meticulous fact-checking judge for a question-answering system.
 You will be given a piece of KNOWLEDGE, a QUESTION and an ANSWER. Decide whether the ANSWER
 is a hallucination. An answer is a hallucination when any of the following holds:

@@ -125,3 +125,27 @@ def test_project_retention_is_set_cleared_and_checked(data_dir: Path) -> None:
     assert refused.returncode == 2 and "keep at least 1 day" in refused.stderr
     unknown = haloscope(data_dir, "project", "retention", "nope", "--days", "3")
     assert unknown.returncode == 2 and "no project named 'nope'" in unknown.stderr
+
+
+def test_evaluators_list_shows_defaults_and_quality_cards(data_dir: Path) -> None:
+    from haloscope.evaluators.quality import load_card
+
+    listed = haloscope(data_dir, "evaluators", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    specs = {f"{s['name']}@{s['version']}": s for s in json.loads(listed.stdout)}
+    detector, judge = specs["hallucination.rag@2"], specs["hallucination.rag@1"]
+    assert detector["default"] and not detector["unreliable"]
+    assert judge["unreliable"] and not judge["default"]
+    card = load_card("hallucination.rag", "2")
+    assert detector["quality"]["slices"]["qa_dev"]["figures"]["pairwise"] == (
+        card.slices["qa_dev"].figures.pairwise
+    )
+    text = haloscope(data_dir, "evaluators", "list").stdout
+    block = text[text.index("hallucination.rag@2") :]
+    assert block.startswith("hallucination.rag@2  [default]")
+    qa = card.slices["qa_dev"]
+    assert (
+        f"qa_dev ({qa.rows} rows, sha256 {qa.sha256[:12]}): pairwise {qa.figures.pairwise:.1%}"
+        in block
+    )
+    assert "hallucination.rag@1  [UNRELIABLE]" in text

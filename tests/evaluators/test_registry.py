@@ -15,8 +15,11 @@ from haloscope.evaluators import (
     create_evaluator,
     evaluator_class,
     list_evaluators,
+    quality,
     register,
 )
+from haloscope.evaluators.quality import QualityCard, SliceCard, SliceFigures
+from haloscope.evaluators.registry import default_version
 
 
 def test_every_required_evaluator_is_registered_with_a_schema():
@@ -73,6 +76,32 @@ def test_versions_resolve_numerically_and_unknowns_are_clear():
         create_evaluator("nope")
     with pytest.raises(ValueError, match="already registered"):
         register(type("Clash", (_StartsWithV2,), {}))
+
+
+def _card(version: str, aurocs: dict[str, float]) -> QualityCard:
+    def figures(auroc: float) -> SliceFigures:
+        return SliceFigures(0.9, auroc, 0.8, 0.85, 0.5)
+
+    slices = {name: SliceCard("d.jsonl", "0" * 64, 10, figures(a)) for name, a in aurocs.items()}
+    return QualityCard("test.starts_with", version, slices)
+
+
+def test_a_version_measured_unreliable_is_never_the_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(quality, "CARD_DIR", tmp_path)
+    _card("10", {"qa": 0.95, "dialogue": 0.59}).save()
+    _card("2", {"qa": 0.8, "dialogue": 0.7}).save()
+    assert default_version("test.starts_with") == "2"
+    assert evaluator_class("test.starts_with") is _StartsWithV2
+    assert create_evaluator("test.starts_with", config={"prefix": "a"}).version == "2"
+    assert evaluator_class("test.starts_with", "10") is _StartsWithV10  # still there by name
+    specs = {s.version: s for s in list_evaluators() if s.name == "test.starts_with"}
+    assert specs["10"].unreliable and not specs["10"].default
+    assert specs["2"].default and not specs["2"].unreliable
+    assert specs["2"].quality == QualityCard.from_dict(
+        json.loads((tmp_path / "test.starts_with-2.json").read_text())
+    )
+    _card("2", {"qa": 0.5}).save()  # every version unreliable: the newest stays the default
+    assert default_version("test.starts_with") == "10"
 
 
 def test_config_errors_name_the_evaluator_and_key():

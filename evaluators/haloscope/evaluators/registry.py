@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from haloscope.evaluators.base import Evaluator, Resources
+from haloscope.evaluators.quality import QualityCard, load_card
 
 E = TypeVar("E", bound=type[Evaluator])
 
@@ -19,13 +20,21 @@ class UnknownEvaluatorError(LookupError):
 
 @dataclass(frozen=True)
 class EvaluatorSpec:
-    """Public description of a registered evaluator."""
+    """Public description of a registered evaluator version: ``quality`` is its measured
+    card (None when never measured); ``default`` whether a spec naming no version runs it."""
 
     name: str
     version: str
     description: str
     requires: tuple[str, ...]
     config_schema: dict[str, Any]
+    quality: QualityCard | None = None
+    default: bool = False
+
+    @property
+    def unreliable(self) -> bool:
+        """Measured, and below the reliability bar on some dev slice."""
+        return self.quality is not None and not self.quality.reliable
 
 
 def register(cls: E) -> E:
@@ -41,14 +50,30 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def evaluator_class(name: str, version: str | None = None) -> type[Evaluator]:
-    """The class registered as ``name`` at ``version`` (default: the latest version)."""
+def default_version(name: str) -> str:
+    """The version a spec naming no version runs: the latest one not measured unreliable
+    (the latest of all when every version is)."""
+    versions = sorted(_versions(name), key=_version_key, reverse=True)
+    for version in versions:
+        card = load_card(name, version)
+        if card is None or card.reliable:
+            return version
+    return versions[0]
+
+
+def _versions(name: str) -> dict[str, type[Evaluator]]:
     versions = _EVALUATORS.get(name)
     if not versions:
         known = ", ".join(sorted(_EVALUATORS)) or "(none)"
         raise UnknownEvaluatorError(f"unknown evaluator {name!r}; registered: {known}")
+    return versions
+
+
+def evaluator_class(name: str, version: str | None = None) -> type[Evaluator]:
+    """The class registered as ``name`` at ``version`` (default: :func:`default_version`)."""
+    versions = _versions(name)
     if version is None:
-        version = max(versions, key=_version_key)
+        version = default_version(name)
     if version not in versions:
         raise UnknownEvaluatorError(
             f"evaluator {name!r} has no version {version!r}; available: "
@@ -68,9 +93,20 @@ def create_evaluator(
 
 
 def list_evaluators() -> list[EvaluatorSpec]:
-    """Every registered evaluator version, sorted by name then version."""
-    return [
-        EvaluatorSpec(cls.name, cls.version, cls.description, cls.requires, cls.config_schema())
-        for name in sorted(_EVALUATORS)
-        for _, cls in sorted(_EVALUATORS[name].items(), key=lambda kv: _version_key(kv[0]))
-    ]
+    """Every registered evaluator version with its quality card, by name then version."""
+    specs = []
+    for name in sorted(_EVALUATORS):
+        default = default_version(name)
+        for version, cls in sorted(_EVALUATORS[name].items(), key=lambda kv: _version_key(kv[0])):
+            specs.append(
+                EvaluatorSpec(
+                    cls.name,
+                    cls.version,
+                    cls.description,
+                    cls.requires,
+                    cls.config_schema(),
+                    load_card(name, version),
+                    version == default,
+                )
+            )
+    return specs

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from haloscope.platform.cli import admin, evals, jobs, monitoring, server, users
+from haloscope.platform.cli import admin, evals, evaluators, jobs, monitoring, server, users
 from haloscope.platform.config import ConfigError
 
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.register(sub)
     monitoring.register(sub)
     evals.register(sub)
+    evaluators.register(sub)
     return parser
 
 
