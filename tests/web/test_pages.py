@@ -184,3 +184,28 @@ def test_evaluations_page_shows_score_distributions(
     )
     assert "Distribution of hallucination.rag scores" in evaluations
     assert "Distribution of faithfulness scores" in evaluations
+
+
+def test_evaluations_page_shows_the_measured_quality_of_the_detectors(
+    seeded: tuple[str, SeededProject, dict[str, str]],
+    client_for: Callable[[str], httpx.Client],
+) -> None:
+    from haloscope.evaluators.quality import load_card
+
+    email, project, _ = seeded
+    page = client_for(email).get(f"/projects/{project.project_id}/evaluations").text
+    card = load_card("hallucination.rag", "2")
+    assert card is not None and card.reliable
+    section = page[page.index('id="quality-heading"') :]
+    for slice_name, slice_card in card.slices.items():
+        marker = f'data-evaluator="hallucination.rag@2" data-slice="{slice_name}"'
+        row = section[section.index(marker) :]
+        row = row[: row.index("</tr>")]
+        assert f"{slice_card.figures.pairwise * 100:.1f}%" in row
+        assert f"{slice_card.figures.auroc:.3f}" in row
+        overlap = slice_card.baselines["word_overlap"].pairwise
+        assert f"{overlap * 100:.1f}%" in row
+    head = section[section.index('data-evaluator="hallucination.rag@2"') :]
+    assert "default" in head[: head.index("</th>")]
+    old = section[section.index('data-evaluator="hallucination.rag@1"') :]
+    assert "unreliable" in old[: old.index("</th>")]

@@ -37,7 +37,8 @@ def evaluations(
     request: Request,
     range: str | None = None,  # noqa: A002 - the picker's query parameter
 ) -> HTMLResponse:
-    """Score distributions per score name, the sampling rules and their recent runs."""
+    """Score distributions per score name, the sampling rules and their recent runs, and the
+    quality cards of the evaluators measured on labelled data."""
     window = parse_time_range(range)
     summary = ctx.store.score_summary(scope.project.id, window.start_us, window.end_us)
     charts = {
@@ -61,6 +62,7 @@ def evaluations(
         rules=rule_list,
         runs=runs,
         can_edit=scope.project.can_edit,
+        measured=[spec for spec in list_evaluators() if spec.quality is not None],
     )
 
 
