@@ -37,7 +37,7 @@ def test_sampling_rule_crud_is_project_scoped(live_api: LiveApi, keys: ProjectKe
         assert created.status_code == 201, created.text
         rule = created.json()
         assert rule["filters"]["kinds"] == ["llm"] and rule["filters"]["tags"] == ["prod"]
-        assert [e["name"] for e in rule["evaluators"]] == ["hallucination.rag", "faithfulness"]
+        assert [e["name"] for e in rule["evaluators"]] == ["hallucination.rag"]
         assert "already exists" in _error(api.post("/sampling-rules", json=RULE), 409)
 
         assert [r["id"] for r in api.get("/sampling-rules").json()["data"]] == [rule["id"]]

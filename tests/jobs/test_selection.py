@@ -39,6 +39,7 @@ def seeded(chdb_store: TraceStore, project_id: str, now_us: int) -> dict[str, st
         "release": {"release": "v2"},
         "metadata": {"metadata": {"app": "faq", "tier": "gold"}},
         "metadata_other": {"metadata": {"app": "faq", "tier": "free"}},
+        "error_with_output": {"status": "error", "name": "flaky"},
     }
     ids, rows = {}, []
     for position, (label, overrides) in enumerate(variants.items()):
@@ -50,7 +51,11 @@ def seeded(chdb_store: TraceStore, project_id: str, now_us: int) -> dict[str, st
         rows += trace
     old = rag_trace(project_id, now_us - 30 * HOUR_US, "Paris.", "Paris.")
     ids["too_old"] = old[1]["span_id"]
-    chdb_store.insert_spans(rows + old)
+    failed = rag_trace(project_id, now_us - 2 * HOUR_US, "", "Paris.", status="error")
+    failed[1]["output"] = ""
+    ids["failed_call"] = failed[1]["span_id"]
+    ids["failed_call:retrieval"] = failed[0]["span_id"]
+    chdb_store.insert_spans(rows + old + failed)
     return ids
 
 
@@ -82,7 +87,9 @@ def test_kind_filter_and_window(
 ) -> None:
     llm = _selected(chdb_store, _request(project_id, now_us, {"kinds": ["llm"]}))
     in_window = {v for k, v in seeded.items() if ":" not in k and k != "too_old"}
-    assert llm == in_window
+    # A call that failed without an answer is never drawn; one that failed with an output is.
+    assert llm == in_window - {seeded["failed_call"]}
+    assert seeded["error_with_output"] in llm
     retrieval = _selected(chdb_store, _request(project_id, now_us, {"kinds": ["retrieval"]}))
     assert retrieval == {v for k, v in seeded.items() if k.endswith(":retrieval")}
 

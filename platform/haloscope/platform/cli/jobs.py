@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("--meta", "metadata KEY=VALUE (repeatable)"),
         (
             "--evaluator",
-            "evaluator NAME[@VERSION] (repeatable; default hallucination + faithfulness)",
+            "evaluator NAME[@VERSION] (repeatable; default: the hallucination detector)",
         ),
     ):
         create.add_argument(flag, action="append", default=[], help=help_text)

@@ -14,9 +14,10 @@ from haloscope.platform.store.base import SPAN_KINDS
 from sqlalchemy.orm import Session
 
 FILTER_KEYS = ("kinds", "names", "models", "tags", "release", "metadata")
+# The default detector alone (one score, one label per span); its version is resolved when a
+# run starts, so rules follow it to newer reliable versions.
 DEFAULT_EVALUATORS: tuple[dict[str, Any], ...] = (
     {"name": "hallucination.rag", "version": None, "config": {}},
-    {"name": "faithfulness", "version": None, "config": {}},
 )
 
 

@@ -94,6 +94,9 @@ def sample_sql(request: SampleRequest) -> tuple[str, dict[str, Any]]:
             "project_id = {project_id:String}",
             "start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')",
             "start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')",
+            # A call that failed without an answer has nothing to judge (errors are their own
+            # metric); counted as failed items it would hide the judge's real failures.
+            "NOT (status = 'error' AND output = '')",
             *conditions,
         ]
     )
