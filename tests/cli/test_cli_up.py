@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -22,19 +25,41 @@ def _free_port() -> int:
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> dict[str, str]:
-    """Collect KEY=VALUE lines from stdout until a line starts with ``marker``."""
+    """Collect KEY=VALUE lines (and the demo summary, as ``demo``) from stdout until a line
+    starts with ``marker``."""
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout], daemon=True).start()
     found: dict[str, str] = {}
     while True:
         line = lines.get(timeout=timeout).strip()
         key, sep, value = line.partition("=")
-        if sep:
+        if line.startswith("demo project"):
+            found["demo"] = line
+        elif line.startswith("dashboard sign-in: "):
+            found["sign-in"] = line.removeprefix("dashboard sign-in: ")
+        elif sep:
             found[key] = value
         if line.startswith(marker):
             return found
 
 
+DEMO_SUMMARY = re.compile(
+    r"(?P<wrong>\d+) of (?P<answers>\d+) answers \((?P<share>[\d.]+)%\) contradict their "
+    r"retrieved passages; sampling run (?P<run>\w+) judges every answer"
+)
+OVERVIEW_RATE = re.compile(r"hallucination rate (?P<rate>[\d.]+)% of (?P<judged>[\d,]+) judged")
+
+
+def _demo_sampling_run(client: httpx.Client, run_id: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get(f"/api/v1/sampling-runs/{run_id}").json()
+        if run["status"] != "running" or time.monotonic() > deadline:
+            return run
+        time.sleep(2)
+
+
+@pytest.mark.timeout(900)
 def test_up_demo_serves_seeded_traces_and_stops_cleanly(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "HALOSCOPE_DATA_DIR": str(tmp_path / "hs"), "HALOSCOPE_PORT": str(port)}
@@ -46,7 +71,7 @@ def test_up_demo_serves_seeded_traces_and_stops_cleanly(tmp_path: Path) -> None:
         env=env,
     )
     try:
-        found = _read_until(proc, "HALOSCOPE_SECRET_KEY=", timeout=180)
+        found = _read_until(proc, "dashboard sign-in: ", timeout=180)
         base = found["HALOSCOPE_HOST"]
         assert base == f"http://127.0.0.1:{port}"
         token = f"{found['HALOSCOPE_PUBLIC_KEY']}:{found['HALOSCOPE_SECRET_KEY']}"
@@ -68,6 +93,29 @@ def test_up_demo_serves_seeded_traces_and_stops_cleanly(tmp_path: Path) -> None:
             assert {"gpt-4o", "gpt-4o-mini"} <= {row["model"] for row in by_model}
             assert client.get("/api/v1/traces").status_code == 200
             assert httpx.get(f"{base}/api/v1/traces").status_code == 401
+
+            # The sampling run over every answer reports the share of contradicting answers.
+            seeded = DEMO_SUMMARY.search(found["demo"])
+            assert seeded, found["demo"]
+            answers, wrong = int(seeded["answers"]), int(seeded["wrong"])
+            assert 0 < wrong < answers / 4
+            run = _demo_sampling_run(client, seeded["run"], timeout=600)
+            assert run["status"] == "completed", run
+            # The failed LLM calls have no answer to judge and are not sampled; no item fails.
+            assert (run["scored"], run["failed"]) == (answers, 0), run
+        with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as browser:
+            email, password = found["sign-in"].split(" / ")
+            form = browser.get("/login").text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form)[1]
+            browser.post("/login", data={"email": email, "password": password, "csrf_token": token})
+            overview = browser.get("/", params={"range": "30d"})
+            assert overview.url.path.endswith("/overview")
+            overview = browser.get(overview.url.path, params={"range": "30d"}).text
+        shown = OVERVIEW_RATE.search(overview)
+        assert shown, "the overview shows no hallucination rate"
+        assert int(shown["judged"].replace(",", "")) == answers
+        assert abs(float(shown["rate"]) - float(seeded["share"])) <= 0.5, (shown[0], seeded[0])
+
     finally:
         proc.send_signal(signal.SIGINT)
         # uvicorn shuts down gracefully, then re-raises the signal it caught.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from haloscope.platform.cli.malloc_arenas import limit_malloc_arenas
 from haloscope.platform.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from haloscope.platform.demo import DemoResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -89,6 +92,20 @@ def run_serve(args: argparse.Namespace) -> int:
     return _serve(_settings(args))
 
 
+def _demo_summary(result: DemoResult) -> str:
+    """What was seeded, and what the sampling run over it should report."""
+    simulation = result.simulation
+    if simulation is None:
+        return f"demo project {result.project_name!r}: already seeded"
+    share = simulation.contradicting / max(simulation.answers, 1)
+    return (
+        f"demo project {result.project_name!r}: {simulation.traces} traces seeded; "
+        f"{simulation.contradicting} of {simulation.answers} answers ({share:.1%}) contradict "
+        f"their retrieved passages; sampling run {result.sampling_run_id} judges every answer "
+        "(dashboard: Evaluations)"
+    )
+
+
 def run_up(args: argparse.Namespace) -> int:
     """``haloscope up``: migrate, start everything in one process, optionally seed the demo."""
     settings = _settings(args)
@@ -101,8 +118,8 @@ def run_up(args: argparse.Namespace) -> int:
             from haloscope.platform.demo import seed_demo
 
             result = seed_demo(settings, base_url=url)
+            lines.append(_demo_summary(result))
             lines += [
-                f"demo project {result.project_name!r}: {result.traces_sent} traces seeded",
                 f"HALOSCOPE_HOST={url}",
                 f"HALOSCOPE_PUBLIC_KEY={result.public_key}",
                 f"HALOSCOPE_SECRET_KEY={result.secret_key}",

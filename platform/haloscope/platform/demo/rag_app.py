@@ -11,11 +11,14 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from haloscope.platform.demo.knowledge import DOCS, Doc, Question
+from haloscope.platform.demo.knowledge import DOCS, QUESTIONS, Doc, Question
 from haloscope.sdk import observe, update_current_span, update_current_trace
 
 _WORD = re.compile(r"[a-z0-9]+")
 SYSTEM_PROMPT = "You are Nimbus support. Answer only from the provided context; be brief."
+# The simulated model's answers, looked up by question text: the spans record only the question,
+# as a real app's would (an answer key in a span's input would be read by the judge).
+ANSWER_KEY: dict[str, Question] = {q.text: q for q in QUESTIONS}
 
 
 class ModelRateLimitError(RuntimeError):
@@ -60,11 +63,17 @@ def _tokens(text: str) -> int:
 
 
 class SupportAssistant:
-    """The instrumented app: embed the question, retrieve passages, maybe call a tool, answer."""
+    """The instrumented app: embed the question, retrieve passages, maybe call a tool, answer.
+
+    ``answers`` counts the answers it gave, ``contradicting`` those that contradict their
+    retrieved passages (the release's hallucination rate decides each one).
+    """
 
     def __init__(self, clock: SimulatedClock, rng: random.Random) -> None:
         self.clock = clock
         self.rng = rng
+        self.answers = 0
+        self.contradicting = 0
 
     @observe(as_type="embedding", name="embed-query")
     def embed(self, text: str) -> list[float]:
@@ -103,14 +112,14 @@ class SupportAssistant:
         return {"order_id": order_id, "status": "shipped", "warehouse": "Rotterdam"}
 
     @observe(as_type="llm", name="generate-answer")
-    def generate(self, question: Question, docs: list[Doc], release: Release) -> str:
+    def generate(self, question: str, docs: list[Doc], release: Release) -> str:
         model = self.rng.choices(
             [m for m, _ in release.models], weights=[w for _, w in release.models]
         )[0]
         context = "\n".join(f"[{d.id}] {d.content}" for d in docs)
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question.text}"},
+            {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
         ]
         provider = "anthropic" if model.startswith("claude") else "openai"
         update_current_span(model=model, provider=provider, messages=messages)
@@ -118,7 +127,8 @@ class SupportAssistant:
             self.clock.advance_ms(self.rng.uniform(100, 400))
             raise ModelRateLimitError(f"429 rate limit exceeded for {model}")
         hallucinated = self.rng.random() < release.hallucination_rate
-        answer = question.hallucinated if hallucinated else question.faithful
+        key = ANSWER_KEY[question]
+        answer = key.hallucinated if hallucinated else key.faithful
         completion_tokens = _tokens(answer)
         self.clock.advance_ms(self.rng.uniform(250, 700) + completion_tokens * 18)
         update_current_span(
@@ -128,19 +138,21 @@ class SupportAssistant:
             },
             metadata={"temperature": 0.2},
         )
+        self.answers += 1
+        self.contradicting += hallucinated
         return answer
 
     @observe(as_type="chain", name="support-chat")
-    def answer(self, question: Question, user_id: str, session_id: str, release: Release) -> str:
+    def answer(self, question: str, user_id: str, session_id: str, release: Release) -> str:
         update_current_trace(
             user_id=user_id,
             session_id=session_id,
             release=release.name,
             tags=["support", "rag", *release.extra_tags],
         )
-        self.embed(question.text)
-        docs = self.retrieve(question.text)
-        if question.needs_order_lookup:
+        self.embed(question)
+        docs = self.retrieve(question)
+        if ANSWER_KEY[question].needs_order_lookup:
             try:
                 self.lookup_order("48213")
             except ToolTimeoutError:

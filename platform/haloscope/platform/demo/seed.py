@@ -17,9 +17,10 @@ from haloscope.platform.auth.passwords import hash_password
 from haloscope.platform.auth.users import add_member, create_user, normalize_email
 from haloscope.platform.config import Settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker
-from haloscope.platform.db.models import Membership, Role, User
+from haloscope.platform.db.models import Membership, Role, SamplingRule, User
 from haloscope.platform.demo.knowledge import QUESTIONS
 from haloscope.platform.demo.rag_app import Release, SimulatedClock, SupportAssistant
+from haloscope.platform.jobs.rules import RuleSpec, create_rule, find_rule
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,17 +44,37 @@ RELEASES = (
 )
 
 
+DEMO_RULE = "every-answer"
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """What the simulated app did: traces started, answers given, and how many of those
+    answers contradict their retrieved passages (the share a sampling run should report)."""
+
+    traces: int
+    answers: int
+    contradicting: int
+
+
 @dataclass(frozen=True)
 class DemoResult:
-    """What ``seed_demo`` did: the demo project, a fresh key pair for it, traces sent, and
-    the demo dashboard user with its freshly set password."""
+    """What ``seed_demo`` did: the demo project, a fresh key pair for it, the simulation it
+    sent (None when the project already had traces), the demo dashboard user with its freshly
+    set password, and the sampling run it started over every answer (None when not seeded)."""
 
     project_name: str
     public_key: str
     secret_key: str
-    traces_sent: int
+    simulation: Simulation | None
     user_email: str
     user_password: str
+    sampling_run_id: str | None = None
+
+    @property
+    def traces_sent(self) -> int:
+        """Traces sent by this call (0 when the project was seeded before)."""
+        return self.simulation.traces if self.simulation else 0
 
 
 def _stored_traces(base_url: str, public_key: str, secret_key: str) -> int:
@@ -102,8 +123,8 @@ def _issue_demo_access(settings: Settings) -> tuple[str, str, str]:
 
 def run_simulation(
     *, traces_per_day: int = 40, days: int = DAYS, seed: int = 7, end: datetime | None = None
-) -> int:
-    """Drive the instrumented app over ``days`` of simulated traffic; returns traces started."""
+) -> Simulation:
+    """Drive the instrumented app over ``days`` of simulated traffic."""
     rng = random.Random(seed)
     end = end or datetime.now(UTC)
     start = end - timedelta(days=days)
@@ -124,20 +145,50 @@ def run_simulation(
                 question = rng.choice(QUESTIONS)
                 # Failures are part of the demo: the SDK records them on the spans.
                 with contextlib.suppress(Exception):
-                    app.answer(question, user, session_id, release)
+                    app.answer(question.text, user, session_id, release)
                 sent += 1
     finally:
         sdk.set_clock(None)
-    return sent
+    return Simulation(sent, app.answers, app.contradicting)
 
 
-def seed_demo(settings: Settings, *, base_url: str) -> DemoResult:
-    """Create the demo project, key and user, and send demo traces unless it has some."""
+def demo_rule(session: Session, project_id: str) -> SamplingRule:
+    """The demo's sampling rule: every LLM answer of the two simulated weeks, judged by the
+    default evaluators (created once)."""
+    rule = find_rule(session, project_id, DEMO_RULE)
+    if rule is None:
+        spec = RuleSpec(
+            name=DEMO_RULE,
+            filters={"kinds": ["llm"]},
+            sample_rate=1.0,
+            window_hours=(DAYS + 1) * 24,
+            max_items_per_run=2000,
+        )
+        rule = create_rule(session, project_id, spec)
+    return rule
+
+
+def seed_demo(settings: Settings, *, base_url: str, start_run: bool = True) -> DemoResult:
+    """Create the demo project, key and user, and send demo traces unless it has some; then
+    (``start_run``) start a sampling run of the demo rule over every answer just sent."""
     public_key, secret_key, password = _issue_demo_access(settings)
-    sent = 0
-    if not _stored_traces(base_url, public_key, secret_key):
-        sdk.init(host=base_url, public_key=public_key, secret_key=secret_key)
-        sent = run_simulation()
-        sdk.flush(timeout=60)
-        _wait_until_stored(base_url, (public_key, secret_key), sent, timeout=30)
-    return DemoResult(DEMO_PROJECT, public_key, secret_key, sent, DEMO_USER_EMAIL, password)
+    if _stored_traces(base_url, public_key, secret_key):
+        return DemoResult(DEMO_PROJECT, public_key, secret_key, None, DEMO_USER_EMAIL, password)
+    sdk.init(host=base_url, public_key=public_key, secret_key=secret_key)
+    simulation = run_simulation()
+    sdk.flush(timeout=60)
+    _wait_until_stored(base_url, (public_key, secret_key), simulation.traces, timeout=30)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    with sessions.begin() as session:
+        project = api_keys.get_project_by_name(session, DEMO_PROJECT)
+        assert project is not None  # created by _issue_demo_access
+        rule = demo_rule(session, project.id)
+    run_id = None
+    if start_run:
+        from haloscope.platform.jobs import create_celery_app
+        from haloscope.platform.jobs.tasks import start_sampling_run
+
+        run_id = start_sampling_run(create_celery_app(settings), sessions, rule, "demo")
+    return DemoResult(
+        DEMO_PROJECT, public_key, secret_key, simulation, DEMO_USER_EMAIL, password, run_id
+    )
