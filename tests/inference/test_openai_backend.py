@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from haloscope.inference import JudgePrompt, SamplingParams, load_engine
+from haloscope.inference import JudgePrompt, SamplingParams, UnsupportedSignalError, load_engine
 
 from tests.inference.openai_server import EngineServer
 
@@ -94,3 +94,13 @@ def test_continuation_scoring_without_echo_fails_each_item_with_the_reason(smoll
     for scores in result.scores:
         assert scores.logprobs == []
         assert "HTTP 400" in scores.error and "echo" in scores.error
+
+
+def test_hidden_states_are_refused_with_the_backend_that_has_them(smollm) -> None:
+    with EngineServer(smollm) as server:
+        remote = load_engine("openai", model="m", base_url=server.base_url, max_retries=0)
+        prompts = [remote.chat_prompt(RUBRIC, ITEMS[0])]
+        with pytest.raises(UnsupportedSignalError, match="openai backend.*torch backend"):
+            remote.score_choices(prompts, ["Yes", "No"], hidden_layer=15)
+        assert remote.score_choices(prompts, ["Yes", "No"]).scores[0].error is None
+        remote.close()

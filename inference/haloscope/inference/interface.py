@@ -15,6 +15,16 @@ class UnsupportedSignalError(RuntimeError):
     logprobs); the message names the backend and what provides it."""
 
 
+def refuse_hidden_states(hidden_layer: int | None, backend: str) -> None:
+    """Raise :class:`UnsupportedSignalError` when a backend without hidden states is asked
+    for them (``hidden_layer`` set)."""
+    if hidden_layer is not None:
+        raise UnsupportedSignalError(
+            f"the {backend} backend exposes no hidden states; verdict heads run on the torch "
+            "backend"
+        )
+
+
 @dataclass(frozen=True)
 class JudgePrompt:
     """A judge prompt split into the shared ``prefix`` (the rubric) and a per-item ``suffix``.

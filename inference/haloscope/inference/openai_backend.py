@@ -20,7 +20,7 @@ from haloscope.inference.interface import (
     ScoreResult,
     TokenScoreResult,
     TokenScores,
-    UnsupportedSignalError,
+    refuse_hidden_states,
 )
 from haloscope.inference.sampling import MAX_TOP_LOGPROBS, SamplingParams
 
@@ -86,11 +86,7 @@ class OpenAIJudgeEngine(JudgeEngine):
         hidden_layer: int | None = None,
     ) -> ScoreResult:
         """Choice probabilities from the first generated token's top log-probabilities."""
-        if hidden_layer is not None:
-            raise UnsupportedSignalError(
-                "an OpenAI-compatible endpoint returns no hidden states; verdict heads run on "
-                "the torch backend"
-            )
+        refuse_hidden_states(hidden_layer, "openai")
         if not choices:
             raise ValueError("choices must not be empty")
         body = {"max_tokens": 1, "temperature": 0.0, "logprobs_top": MAX_TOP_LOGPROBS}

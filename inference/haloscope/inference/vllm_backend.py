@@ -17,7 +17,7 @@ from haloscope.inference.interface import (
     ScoreResult,
     TokenScoreResult,
     TokenScores,
-    UnsupportedSignalError,
+    refuse_hidden_states,
     split_chat_prompt,
 )
 from haloscope.inference.sampling import MAX_TOP_LOGPROBS, SamplingParams
@@ -60,11 +60,7 @@ class VllmJudgeEngine(JudgeEngine):
         hidden_layer: int | None = None,
     ) -> ScoreResult:
         """Choice probabilities from the first token's top-20 log-probabilities."""
-        if hidden_layer is not None:
-            raise UnsupportedSignalError(
-                "the vllm backend does not expose hidden states; verdict heads run on the "
-                "torch backend"
-            )
+        refuse_hidden_states(hidden_layer, "vllm")
         first = [self.tokenizer.encode(c, add_special_tokens=False)[:1] for c in choices]
         if not all(first) or len({f[0] for f in first}) != len(first):
             raise ValueError(f"choices {list(choices)!r} must start with distinct tokens")
