@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from haloscope.platform.auth import api_keys
+from haloscope.platform.cli.common import (
+    JSON_OPTION,
+    PROJECT_OPTION,
+    CommandError,
+    emit,
+    find_project_id,
+    metadata_sessions,
+)
 from haloscope.platform.config import Settings, load_settings
-from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+from haloscope.platform.db.engine import upgrade_database
 from haloscope.platform.db.models import Project
-
-
-class CommandError(RuntimeError):
-    """A command failed for a reason the user can fix; the message says how."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,33 +27,34 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     project = sub.add_parser("project", help="manage projects")
     project_sub = project.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = project_sub.add_parser("create", help="create a project")
+    create = project_sub.add_parser("create", help="create a project", parents=[JSON_OPTION])
     create.add_argument("name")
-    create.add_argument("--json", action="store_true", help="print machine-readable JSON")
     create.set_defaults(handler=run_project_create)
     retention = project_sub.add_parser(
-        "retention", help="keep a project's traces and scores for fewer days than the default"
+        "retention",
+        help="keep a project's traces and scores for fewer days than the default",
+        parents=[JSON_OPTION],
     )
     retention.add_argument("name")
     days = retention.add_mutually_exclusive_group(required=True)
     days.add_argument("--days", type=int, help="days to keep (at least 1)")
     days.add_argument("--default", action="store_true", help="use the deployment's retention")
-    retention.add_argument("--json", action="store_true", help="print machine-readable JSON")
     retention.set_defaults(handler=run_project_retention)
 
     keys = sub.add_parser("keys", help="manage a project's API keys")
     keys_sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    kcreate = keys_sub.add_parser("create", help="create an API key pair (secret shown once)")
-    kcreate.add_argument("--project", required=True, help="project name")
+    kcreate = keys_sub.add_parser(
+        "create",
+        help="create an API key pair (secret shown once)",
+        parents=[PROJECT_OPTION, JSON_OPTION],
+    )
     kcreate.add_argument("--note", default="", help="what the key is for")
-    kcreate.add_argument("--json", action="store_true", help="print machine-readable JSON")
     kcreate.set_defaults(handler=run_keys_create)
-    klist = keys_sub.add_parser("list", help="list a project's API keys")
-    klist.add_argument("--project", required=True, help="project name")
-    klist.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    klist = keys_sub.add_parser(
+        "list", help="list a project's API keys", parents=[PROJECT_OPTION, JSON_OPTION]
+    )
     klist.set_defaults(handler=run_keys_list)
-    krevoke = keys_sub.add_parser("revoke", help="revoke an API key")
-    krevoke.add_argument("--project", required=True, help="project name")
+    krevoke = keys_sub.add_parser("revoke", help="revoke an API key", parents=[PROJECT_OPTION])
     krevoke.add_argument("key_id", help="the key's id (see `haloscope keys list`)")
     krevoke.set_defaults(handler=run_keys_revoke)
 
@@ -79,32 +83,16 @@ def run_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sessions(settings: Settings) -> Any:
-    upgrade_database(settings.resolved_database_url)
-    return make_sessionmaker(make_engine(settings.resolved_database_url))
-
-
-def _project_id(session: Any, name: str) -> str:
-    project = api_keys.get_project_by_name(session, name)
-    if project is None:
-        raise CommandError(f"no project named {name!r}; create it with `haloscope project create`")
-    return project.id
-
-
-def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    print(json.dumps(payload) if args.json else text)
-
-
 def run_project_create(args: argparse.Namespace) -> int:
     """``haloscope project create NAME``."""
-    sessions = _sessions(load_settings())
+    sessions = metadata_sessions(load_settings())
     with sessions.begin() as session:
         try:
             project = api_keys.create_project(session, args.name)
         except (api_keys.ConflictError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         payload = {"id": project.id, "name": project.name}
-    _emit(args, payload, f"created project {payload['name']!r} (id {payload['id']})")
+    emit(args, payload, f"created project {payload['name']!r} (id {payload['id']})")
     return 0
 
 
@@ -113,14 +101,14 @@ def run_project_retention(args: argparse.Namespace) -> int:
     if args.days is not None and args.days < 1:
         raise CommandError(f"--days {args.days}: keep at least 1 day, or use --default")
     settings = load_settings()
-    sessions = _sessions(settings)
+    sessions = metadata_sessions(settings)
     with sessions.begin() as session:
-        project = session.get(Project, _project_id(session, args.name))
+        project = session.get(Project, find_project_id(session, args.name))
         project.retention_days = args.days
         payload = {"id": project.id, "name": project.name, "retention_days": args.days}
     kept = f"{args.days} days" if args.days else "the deployment's retention"
     default = settings.retention_days or "forever"
-    _emit(
+    emit(
         args,
         payload,
         f"project {args.name!r} keeps its data for {kept} (deployment default: {default}; "
@@ -131,24 +119,24 @@ def run_project_retention(args: argparse.Namespace) -> int:
 
 def run_keys_create(args: argparse.Namespace) -> int:
     """``haloscope keys create --project NAME``."""
-    sessions = _sessions(load_settings())
+    sessions = metadata_sessions(load_settings())
     with sessions.begin() as session:
-        issued = api_keys.create_api_key(session, _project_id(session, args.project), args.note)
+        issued = api_keys.create_api_key(session, find_project_id(session, args.project), args.note)
     payload = {"id": issued.id, "public_key": issued.public_key, "secret_key": issued.secret_key}
     text = (
         f"HALOSCOPE_PUBLIC_KEY={issued.public_key}\nHALOSCOPE_SECRET_KEY={issued.secret_key}\n"
         "The secret is shown once; store it now."
     )
-    _emit(args, payload, text)
+    emit(args, payload, text)
     return 0
 
 
 def run_keys_list(args: argparse.Namespace) -> int:
     """``haloscope keys list --project NAME``."""
-    sessions = _sessions(load_settings())
+    sessions = metadata_sessions(load_settings())
     with sessions.begin() as session:
         keys = api_keys.list_api_keys(
-            session, _project_id(session, args.project), include_revoked=True
+            session, find_project_id(session, args.project), include_revoked=True
         )
         rows = [
             {
@@ -170,9 +158,11 @@ def run_keys_list(args: argparse.Namespace) -> int:
 
 def run_keys_revoke(args: argparse.Namespace) -> int:
     """``haloscope keys revoke --project NAME KEY_ID``."""
-    sessions = _sessions(load_settings())
+    sessions = metadata_sessions(load_settings())
     with sessions.begin() as session:
-        if not api_keys.revoke_api_key(session, _project_id(session, args.project), args.key_id):
+        if not api_keys.revoke_api_key(
+            session, find_project_id(session, args.project), args.key_id
+        ):
             raise CommandError(f"no active key {args.key_id!r} in project {args.project!r}")
     print(f"revoked key {args.key_id}")
     return 0

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from haloscope.evaluators import EvaluatorSpec, list_evaluators
 from haloscope.evaluators.quality import MIN_RELIABLE_AUROC, SliceFigures
+from haloscope.platform.cli.common import JSON_OPTION
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,9 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluators = sub.add_parser("evaluators", help="registered evaluators and their quality")
     actions = evaluators.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser(
-        "list", help="every evaluator version with its measured quality card"
+        "list", help="every evaluator version with its measured quality card", parents=[JSON_OPTION]
     )
-    listing.add_argument("--json", action="store_true", help="print machine-readable JSON")
     listing.set_defaults(handler=run_list)
 
 

@@ -7,7 +7,14 @@ import json
 import time
 from typing import Any
 
-from haloscope.platform.cli.admin import CommandError, _project_id, _sessions
+from haloscope.platform.cli.common import (
+    JSON_OPTION,
+    PROJECT_OPTION,
+    CommandError,
+    emit,
+    find_project_id,
+    metadata_sessions,
+)
 from haloscope.platform.cli.malloc_arenas import limit_malloc_arenas
 from haloscope.platform.config import load_settings
 
@@ -23,8 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     rules = sub.add_parser("rules", help="manage sampling rules")
     rules_sub = rules.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = rules_sub.add_parser("create", help="create a sampling rule")
-    create.add_argument("--project", required=True, help="project name")
+    create = rules_sub.add_parser(
+        "create", help="create a sampling rule", parents=[PROJECT_OPTION, JSON_OPTION]
+    )
     create.add_argument("--name", required=True, help="rule name (unique in the project)")
     size = create.add_mutually_exclusive_group(required=True)
     size.add_argument("--rate", type=float, help="share of matching spans to score, (0, 1]")
@@ -49,24 +57,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--window-hours", type=int, default=24, help="look-back window")
     create.add_argument("--batch-size", type=int, default=16, help="spans per judge batch")
     create.add_argument("--seed", type=int, default=0, help="sampling seed")
-    create.add_argument("--json", action="store_true", help="print machine-readable JSON")
     create.set_defaults(handler=run_rules_create)
-    listing = rules_sub.add_parser("list", help="list a project's sampling rules")
-    listing.add_argument("--project", required=True, help="project name")
-    listing.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    listing = rules_sub.add_parser(
+        "list", help="list a project's sampling rules", parents=[PROJECT_OPTION, JSON_OPTION]
+    )
     listing.set_defaults(handler=run_rules_list)
-    delete = rules_sub.add_parser("delete", help="delete a sampling rule and its runs")
-    delete.add_argument("--project", required=True, help="project name")
+    delete = rules_sub.add_parser(
+        "delete", help="delete a sampling rule and its runs", parents=[PROJECT_OPTION]
+    )
     delete.add_argument("rule", help="rule name or id")
     delete.set_defaults(handler=run_rules_delete)
 
     sample = sub.add_parser("sample", help="sampling runs")
     sample_sub = sample.add_subparsers(dest="action", required=True, metavar="ACTION")
-    run = sample_sub.add_parser("run", help="start a sampling run of a rule now")
-    run.add_argument("--project", required=True, help="project name")
+    run = sample_sub.add_parser(
+        "run", help="start a sampling run of a rule now", parents=[PROJECT_OPTION, JSON_OPTION]
+    )
     run.add_argument("--rule", required=True, help="rule name or id")
     run.add_argument("--wait", type=float, default=0, help="seconds to wait for completion")
-    run.add_argument("--json", action="store_true", help="print machine-readable JSON")
     run.set_defaults(handler=run_sample)
 
 
@@ -142,14 +150,16 @@ def run_rules_create(args: argparse.Namespace) -> int:
     evaluators = _evaluator_specs(args.evaluator, args.evaluator_config)
     if evaluators:
         spec_values["evaluators"] = tuple(evaluators)
-    with _sessions(load_settings())() as session:
+    with metadata_sessions(load_settings())() as session:
         try:
-            rule = create_rule(session, _project_id(session, args.project), RuleSpec(**spec_values))
+            rule = create_rule(
+                session, find_project_id(session, args.project), RuleSpec(**spec_values)
+            )
         except RuleError as exc:
             raise CommandError(str(exc)) from exc
         session.commit()
         payload = rule_as_dict(rule)
-    print(json.dumps(payload) if args.json else f"sampling rule {rule.name!r} created: {rule.id}")
+    emit(args, payload, f"sampling rule {rule.name!r} created: {rule.id}")
     return 0
 
 
@@ -157,8 +167,10 @@ def run_rules_list(args: argparse.Namespace) -> int:
     """``haloscope rules list``."""
     from haloscope.platform.jobs.rules import list_rules, rule_as_dict
 
-    with _sessions(load_settings())() as session:
-        rules = [rule_as_dict(r) for r in list_rules(session, _project_id(session, args.project))]
+    with metadata_sessions(load_settings())() as session:
+        rules = [
+            rule_as_dict(r) for r in list_rules(session, find_project_id(session, args.project))
+        ]
     if args.json:
         print(json.dumps(rules))
         return 0
@@ -175,8 +187,8 @@ def run_rules_delete(args: argparse.Namespace) -> int:
     """``haloscope rules delete``."""
     from haloscope.platform.jobs.rules import delete_rule
 
-    with _sessions(load_settings())() as session:
-        if not delete_rule(session, _project_id(session, args.project), args.rule):
+    with metadata_sessions(load_settings())() as session:
+        if not delete_rule(session, find_project_id(session, args.project), args.rule):
             raise CommandError(f"no sampling rule {args.rule!r} in project {args.project!r}")
         session.commit()
     print(f"sampling rule {args.rule!r} deleted")
@@ -192,9 +204,9 @@ def run_sample(args: argparse.Namespace) -> int:
     from haloscope.platform.jobs.tasks import start_sampling_run
 
     settings = load_settings()
-    sessions = _sessions(settings)
+    sessions = metadata_sessions(settings)
     with sessions() as session:
-        rule = find_rule(session, _project_id(session, args.project), args.rule)
+        rule = find_rule(session, find_project_id(session, args.project), args.rule)
         if rule is None:
             raise CommandError(f"no sampling rule {args.rule!r} in project {args.project!r}")
     run_id = start_sampling_run(create_celery_app(settings), sessions, rule, "cli")

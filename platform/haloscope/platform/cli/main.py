@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from haloscope.platform.cli import admin, evals, evaluators, jobs, monitoring, server, users
+from haloscope.platform.cli.common import CommandError
 from haloscope.platform.config import ConfigError
 
 
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"haloscope: configuration error: {exc}", file=sys.stderr)
         return 2
-    except admin.CommandError as exc:
+    except CommandError as exc:
         print(f"haloscope: {exc}", file=sys.stderr)
         return 2
 

@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import datetime
 from typing import Any
 
-from haloscope.platform.cli.admin import CommandError, _project_id, _sessions
+from haloscope.platform.cli.common import (
+    JSON_OPTION,
+    PROJECT_OPTION,
+    CommandError,
+    emit,
+    find_project_id,
+    metadata_sessions,
+)
 from haloscope.platform.config import load_settings
 
 
@@ -58,9 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _command(
     sub: argparse._SubParsersAction, name: str, help_text: str, handler: Any
 ) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help_text)
-    parser.add_argument("--project", required=True, help="project name")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser = sub.add_parser(name, help=help_text, parents=[PROJECT_OPTION, JSON_OPTION])
     parser.set_defaults(handler=handler)
     return parser
 
@@ -88,10 +92,6 @@ def _time(value: str, flag: str) -> datetime:
         raise CommandError(str(exc)) from exc
 
 
-def _print(args: argparse.Namespace, payload: Any, text: str) -> None:
-    print(json.dumps(payload) if args.json else text)
-
-
 def run_drift(args: argparse.Namespace) -> int:
     """``haloscope drift run``: enqueue a report; with ``--wait``, print it when stored."""
     from haloscope.platform.db.models import DriftReportRecord
@@ -103,9 +103,9 @@ def run_drift(args: argparse.Namespace) -> int:
         raise CommandError("--window-hours must be in [1, 744]")
     end = _time(args.end, "--end") if args.end else None
     settings = load_settings()
-    sessions = _sessions(settings)
+    sessions = metadata_sessions(settings)
     with sessions() as session:
-        project_id = _project_id(session, args.project)
+        project_id = find_project_id(session, args.project)
     windows = start_drift_report(
         create_celery_app(settings), sessions, project_id, end=end, window_hours=args.window_hours
     )
@@ -115,13 +115,13 @@ def run_drift(args: argparse.Namespace) -> int:
             report_id = find_drift_report(session, project_id, windows)
             if report_id is not None:
                 report = report_as_dict(session.get(DriftReportRecord, report_id))
-                _print(args, report, _report_text(report))
+                emit(args, report, _report_text(report))
                 return 0
         if time.monotonic() >= deadline:
             break
         time.sleep(0.5)
     window = windows.as_dict()
-    _print(
+    emit(
         args,
         {"status": "queued", **window},
         f"drift report queued: {window['current']} against {window['baseline']}",
@@ -152,8 +152,8 @@ def show_drift(args: argparse.Namespace) -> int:
     from haloscope.platform.jobs.baselines import baseline_as_dict, get_baseline
     from haloscope.platform.jobs.drift_job import list_reports, report_as_dict
 
-    with _sessions(load_settings())() as session:
-        project_id = _project_id(session, args.project)
+    with metadata_sessions(load_settings())() as session:
+        project_id = find_project_id(session, args.project)
         pinned = get_baseline(session, project_id)
         latest = list_reports(session, project_id, limit=1)
         payload = {
@@ -171,7 +171,7 @@ def show_drift(args: argparse.Namespace) -> int:
         if report
         else f"no drift report yet; run `haloscope drift run --project {args.project} --wait 60`"
     )
-    _print(args, payload, "\n".join(lines))
+    emit(args, payload, "\n".join(lines))
     return 0
 
 
@@ -180,16 +180,16 @@ def pin_drift(args: argparse.Namespace) -> int:
     from haloscope.platform.jobs.baselines import BaselineError, baseline_as_dict, pin_baseline
 
     start, end = _time(args.start, "--start"), _time(args.end, "--end")
-    with _sessions(load_settings())() as session:
+    with metadata_sessions(load_settings())() as session:
         try:
             pinned = pin_baseline(
-                session, _project_id(session, args.project), start, end, args.note
+                session, find_project_id(session, args.project), start, end, args.note
             )
         except BaselineError as exc:
             raise CommandError(str(exc)) from exc
         session.commit()
         payload = baseline_as_dict(pinned)
-    _print(args, payload, f"drift baseline pinned: {payload['start']} .. {payload['end']}")
+    emit(args, payload, f"drift baseline pinned: {payload['start']} .. {payload['end']}")
     return 0
 
 
@@ -197,11 +197,11 @@ def unpin_drift(args: argparse.Namespace) -> int:
     """``haloscope drift unpin``."""
     from haloscope.platform.jobs.baselines import clear_baseline
 
-    with _sessions(load_settings())() as session:
-        if not clear_baseline(session, _project_id(session, args.project)):
+    with metadata_sessions(load_settings())() as session:
+        if not clear_baseline(session, find_project_id(session, args.project)):
             raise CommandError(f"project {args.project!r} has no pinned drift baseline")
         session.commit()
-    _print(args, {"baseline": None}, "drift baseline unpinned: comparing the previous window")
+    emit(args, {"baseline": None}, "drift baseline unpinned: comparing the previous window")
     return 0
 
 
@@ -216,10 +216,10 @@ def list_alerts(args: argparse.Namespace) -> int:
     """``haloscope alerts list``."""
     from haloscope.platform.jobs.alert_rules import alert_rule_as_dict, list_alert_rules
 
-    with _sessions(load_settings())() as session:
-        project_id = _project_id(session, args.project)
+    with metadata_sessions(load_settings())() as session:
+        project_id = find_project_id(session, args.project)
         found = [alert_rule_as_dict(r) for r in list_alert_rules(session, project_id)]
-    _print(args, found, "\n".join(map(_rule_line, found)) or "no alert rules")
+    emit(args, found, "\n".join(map(_rule_line, found)) or "no alert rules")
     return 0
 
 
@@ -231,11 +231,11 @@ def create_alert(args: argparse.Namespace) -> int:
         create_alert_rule,
     )
 
-    with _sessions(load_settings())() as session:
+    with metadata_sessions(load_settings())() as session:
         try:
             rule = create_alert_rule(
                 session,
-                _project_id(session, args.project),
+                find_project_id(session, args.project),
                 name=args.name,
                 metric=args.metric,
                 threshold=args.threshold,
@@ -248,7 +248,7 @@ def create_alert(args: argparse.Namespace) -> int:
             raise CommandError(str(exc)) from exc
         session.commit()
         payload = alert_rule_as_dict(rule)
-    _print(args, payload, f"alert rule created: {_rule_line(payload)}")
+    emit(args, payload, f"alert rule created: {_rule_line(payload)}")
     return 0
 
 
@@ -260,11 +260,11 @@ def install_defaults(args: argparse.Namespace) -> int:
         install_default_rules,
     )
 
-    with _sessions(load_settings())() as session:
+    with metadata_sessions(load_settings())() as session:
         try:
             added = install_default_rules(
                 session,
-                _project_id(session, args.project),
+                find_project_id(session, args.project),
                 _channels(args),
                 factual=not args.not_factual,
             )
@@ -273,7 +273,7 @@ def install_defaults(args: argparse.Namespace) -> int:
         session.commit()
         payload = [alert_rule_as_dict(r) for r in added]
     text = "\n".join(f"added: {_rule_line(r)}" for r in payload) or "every default rule exists"
-    _print(args, payload, text)
+    emit(args, payload, text)
     return 0
 
 
@@ -281,8 +281,8 @@ def delete_alert(args: argparse.Namespace) -> int:
     """``haloscope alerts delete``."""
     from haloscope.platform.jobs.alert_rules import find_alert_rule
 
-    with _sessions(load_settings())() as session:
-        rule = find_alert_rule(session, _project_id(session, args.project), args.rule)
+    with metadata_sessions(load_settings())() as session:
+        rule = find_alert_rule(session, find_project_id(session, args.project), args.rule)
         if rule is None:
             raise CommandError(
                 f"no alert rule {args.rule!r} in project {args.project!r}; "
@@ -290,7 +290,7 @@ def delete_alert(args: argparse.Namespace) -> int:
             )
         session.delete(rule)
         session.commit()
-    _print(args, {"deleted": args.rule}, f"alert rule {args.rule!r} deleted")
+    emit(args, {"deleted": args.rule}, f"alert rule {args.rule!r} deleted")
     return 0
 
 
@@ -304,8 +304,8 @@ def alert_history(args: argparse.Namespace) -> int:
 
     if not 1 <= args.limit <= 1000:
         raise CommandError("--limit must be in [1, 1000]")
-    with _sessions(load_settings())() as session:
-        project_id = _project_id(session, args.project)
+    with metadata_sessions(load_settings())() as session:
+        project_id = find_project_id(session, args.project)
         rule_id = None
         if args.rule:
             rule = find_alert_rule(session, project_id, args.rule)
@@ -322,5 +322,5 @@ def alert_history(args: argparse.Namespace) -> int:
             f"{d['type']} {'ok' if d['ok'] else 'FAILED'}" for d in event["deliveries"]
         )
         lines.append(f"{event['created_at']}  {event['message']}  [{delivered}]")
-    _print(args, events, "\n".join(lines) or "no alerts fired")
+    emit(args, events, "\n".join(lines) or "no alerts fired")
     return 0

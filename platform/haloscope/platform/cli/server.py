@@ -32,30 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def build_app(settings: Settings, *, migrate: bool = False) -> Any:
-    """The composition root: API + dashboard over the configured stores, migrated if asked."""
-    from haloscope.platform.api.app import create_app
-    from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
-    from haloscope.platform.store import open_store
-    from haloscope.web import mount_dashboard
-
-    if migrate:
-        upgrade_database(settings.resolved_database_url)
-    store = open_store(settings)
-    if migrate:
-        store.migrate(cluster=settings.clickhouse_cluster, retention_days=settings.retention_days)
-    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
-    app = create_app(settings, store=store, sessionmaker=sessions)
-    mount_dashboard(app, settings=settings, store=store, sessionmaker=sessions)
-    return app
-
-
 def _serve(
     settings: Settings, *, migrate: bool = False, on_started: Any = None, jobs: bool = False
 ) -> int:
     import uvicorn
 
     limit_malloc_arenas()
+    from haloscope.platform.composition import build_app
+
     app = build_app(settings, migrate=migrate)
     embedded_jobs = None
     if jobs:

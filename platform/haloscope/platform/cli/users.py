@@ -8,7 +8,7 @@ import sys
 from haloscope.platform.auth import api_keys
 from haloscope.platform.auth.errors import AuthServiceError
 from haloscope.platform.auth.users import add_member, create_user
-from haloscope.platform.cli.admin import CommandError
+from haloscope.platform.cli.common import CommandError
 from haloscope.platform.config import load_settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
 from haloscope.platform.db.models import Role

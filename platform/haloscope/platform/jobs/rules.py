@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from haloscope.evaluators import ConfigError, UnknownEvaluatorError, create_evaluator
+from haloscope.evaluators import (
+    ConfigError,
+    EvaluatorSpec,
+    UnknownEvaluatorError,
+    create_evaluator,
+    list_evaluators,
+)
 from haloscope.platform.db.models import SamplingRule
 from haloscope.platform.db.project_rows import find_named, list_named
 from haloscope.platform.store.base import SPAN_KINDS
@@ -74,6 +80,12 @@ def normalize_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
         "release": release,
         "metadata": dict(metadata),
     }
+
+
+def rule_evaluators() -> list[EvaluatorSpec]:
+    """The evaluators a rule can name: every registered version with its description, whether
+    it is the default, and its quality card (what the dashboard offers and shows)."""
+    return list_evaluators()
 
 
 def normalize_evaluators(evaluators: Any) -> list[dict[str, Any]]:

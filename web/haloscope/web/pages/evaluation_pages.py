@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from haloscope.evaluators import list_evaluators
 from haloscope.platform.db.models import SamplingBatch, SamplingRule, SamplingRun
 from haloscope.platform.jobs import rules
 from haloscope.platform.store.base import SPAN_KINDS
@@ -62,7 +61,7 @@ def evaluations(
         rules=rule_list,
         runs=runs,
         can_edit=scope.project.can_edit,
-        measured=[spec for spec in list_evaluators() if spec.quality is not None],
+        measured=[spec for spec in rules.rule_evaluators() if spec.quality is not None],
     )
 
 
@@ -187,7 +186,7 @@ def _rule_form(
         error=error,
         can_edit=scope.project.can_edit,
         span_kinds=sorted(SPAN_KINDS),
-        evaluator_specs=list_evaluators(),
+        evaluator_specs=rules.rule_evaluators(),
     )
 
 
