@@ -33,7 +33,10 @@ def set_clock(clock: Callable[[], int] | None) -> None:
     _clock = clock or wall_clock_us
 
 
-SPAN_KINDS = frozenset({"llm", "retrieval", "tool", "chain", "agent", "embedding", "span"})
+# The kinds of span; the platform validates ingested spans against the same set.
+SPAN_KINDS: frozenset[str] = frozenset(
+    {"llm", "retrieval", "tool", "chain", "agent", "embedding", "span"}
+)
 
 # Fields accepted by Span.update / update_current_span, stored as given.
 _PLAIN_FIELDS = frozenset(

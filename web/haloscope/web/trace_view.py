@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from haloscope.platform.store.span_tree import build_span_tree
+
 
 @dataclass(frozen=True)
 class SpanRow:
@@ -20,20 +22,16 @@ class SpanRow:
 
 
 def span_rows(spans: Sequence[dict[str, Any]]) -> list[SpanRow]:
-    """Depth-first tree order, children by start time. A span whose parent is not in the
-    trace is a root; every span appears exactly once."""
+    """The trace's span tree (:func:`build_span_tree`) depth-first, roots first; a span id
+    stands once, where the walk first reaches it."""
     if not spans:
         return []
-    by_id = {s["span_id"]: s for s in spans}
-    children: dict[str | None, list[dict[str, Any]]] = {}
-    for span in spans:
-        parent = span.get("parent_span_id")
-        children.setdefault(parent if parent in by_id else None, []).append(span)
+    tree = build_span_tree(spans)
     start = min(s["start_time"] for s in spans)
     total = max(max(s["end_time"] for s in spans) - start, 1)
     rows: list[SpanRow] = []
     seen: set[str] = set()
-    stack = [(s, 0) for s in sorted(children.get(None, []), key=_start_key, reverse=True)]
+    stack = [(span, 0) for span in reversed(tree.roots)]
     while stack:
         span, depth = stack.pop()
         if span["span_id"] in seen:
@@ -47,13 +45,8 @@ def span_rows(spans: Sequence[dict[str, Any]]) -> list[SpanRow]:
                 (span["end_time"] - span["start_time"]) / total,
             )
         )
-        kids = sorted(children.get(span["span_id"], []), key=_start_key, reverse=True)
-        stack.extend((kid, depth + 1) for kid in kids)
+        stack.extend((kid, depth + 1) for kid in reversed(tree.children[span["span_id"]]))
     return rows
-
-
-def _start_key(span: dict[str, Any]) -> tuple[int, str]:
-    return span["start_time"], span["span_id"]
 
 
 def chat_messages(value: Any) -> list[dict[str, Any]] | None:

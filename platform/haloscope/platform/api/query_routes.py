@@ -11,9 +11,10 @@ from haloscope.platform.api.auth import authenticated_project
 from haloscope.platform.api.context import ApiContext, api_context
 from haloscope.platform.api.errors import ApiError
 from haloscope.platform.api.query_params import choices, one_choice, parse_timestamp
-from haloscope.platform.api.trace_view import span_tree, span_view
+from haloscope.platform.api.trace_view import span_view, tree_json
 from haloscope.platform.store.base import SPAN_KINDS
 from haloscope.platform.store.filters import TRACE_STATUSES, TraceFilter
+from haloscope.platform.store.span_tree import span_order
 
 router = APIRouter(prefix="/api/v1")
 
@@ -70,8 +71,8 @@ def get_trace(trace_id: str, project_id: Project, ctx: Context) -> dict[str, Any
     rows = ctx.store.get_trace(project_id, trace_id.lower())
     if not rows:
         raise ApiError(404, f"trace {trace_id} not found")
-    spans = sorted((span_view(row) for row in rows), key=lambda s: (s["start_time"], s["span_id"]))
-    return {"trace_id": trace_id.lower(), "spans": spans, "tree": span_tree(spans)}
+    spans = sorted((span_view(row) for row in rows), key=span_order)
+    return {"trace_id": trace_id.lower(), "spans": spans, "tree": tree_json(spans)}
 
 
 @router.get("/metrics")

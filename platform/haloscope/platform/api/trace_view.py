@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from haloscope.platform.store.span_tree import build_span_tree
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -56,18 +59,11 @@ def span_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def span_tree(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Nest ``{"span_id", "children"}`` nodes by parent id, children in start-time order.
-
-    Spans whose parent is not in the trace (not yet ingested, or sampled out) become roots.
-    """
-    ordered = sorted(spans, key=lambda s: (s["start_time"], s["span_id"]))
-    nodes = {s["span_id"]: {"span_id": s["span_id"], "children": []} for s in ordered}
-    roots = []
-    for span in ordered:
-        parent = nodes.get(span["parent_span_id"] or "")
-        if parent is None or span["parent_span_id"] == span["span_id"]:
-            roots.append(nodes[span["span_id"]])
-        else:
-            parent["children"].append(nodes[span["span_id"]])
-    return roots
+def tree_json(spans: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trace's span tree (:func:`build_span_tree`) as nested ``{"span_id", "children"}``
+    objects, one per span id, roots first."""
+    tree = build_span_tree(spans)
+    nodes = {span_id: {"span_id": span_id, "children": []} for span_id in tree.children}
+    for span_id, children in tree.children.items():
+        nodes[span_id]["children"] = [nodes[child["span_id"]] for child in children]
+    return [nodes[root["span_id"]] for root in tree.roots]

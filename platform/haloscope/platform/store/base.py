@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from haloscope.sdk.spans import SPAN_KINDS as SPAN_KINDS  # the kinds the SDK sends
+
 # Columns written for each span, in table order (duration_us is MATERIALIZED, ingested_at
 # defaults to now). A span row is a dict with these keys; start_time/end_time are integer
 # microseconds since the epoch; input/output/documents/tool_arguments are JSON text;
@@ -51,10 +53,6 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "evidence",
     "source",
     "sampling_run_id",
-)
-
-SPAN_KINDS: frozenset[str] = frozenset(
-    {"llm", "retrieval", "tool", "chain", "agent", "embedding", "span"}
 )
 
 
