@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from haloscope.platform.api import (
+    alert_routes,
+    drift_routes,
     eval_routes,
     health_routes,
     ingest_routes,
-    job_routes,
     query_routes,
+    sampling_routes,
 )
 from haloscope.platform.api.context import ApiContext
 from haloscope.platform.api.errors import install_error_handlers
@@ -75,5 +77,7 @@ def create_app(
     app.include_router(ingest_routes.router)
     app.include_router(query_routes.router)
     app.include_router(eval_routes.router)
-    app.include_router(job_routes.router)
+    app.include_router(sampling_routes.router)
+    app.include_router(drift_routes.router)
+    app.include_router(alert_routes.router)
     return app
