@@ -1,12 +1,15 @@
 """The compiled OTLP decoder (``_otlp_wire``) agrees with the Python view on every request:
-the same rows, rejections and errors. It declines what it does not handle, and the Python view
-then decides."""
+the same span records, rows, rejections and errors. It declines what it does not handle
+(``FastPathDeclined``), and the Python view then decides."""
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import pytest
-from haloscope.platform.ingest import otlp_mapping
-from haloscope.platform.ingest.errors import PayloadError
+from haloscope.platform.ingest import otlp_mapping, otlp_view
+from haloscope.platform.ingest.errors import FastPathDeclined, PayloadError
+from haloscope.platform.ingest.otlp_record import SpanRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -34,6 +37,36 @@ def outcome(body: bytes, compiled: bool) -> str:
 
 def assert_same(body: bytes) -> None:
     assert outcome(body, True) == outcome(body, False)
+
+
+def records(body: bytes, compiled: bool) -> list[SpanRecord]:
+    """The span records of a valid request, from one decoder."""
+    if compiled:
+        resources = wire.decode(body, SLOTS, N_SLOTS)
+        return [span for _, scopes in resources for _, _, spans in scopes for span in spans]
+    return [
+        otlp_view.span_record(span, SLOTS, N_SLOTS)
+        for rs in otlp_view.parse_view(body).resource_spans
+        for ss in rs.scope_spans
+        for span in ss.spans
+    ]
+
+
+def comparable(record: SpanRecord) -> str:
+    """A record as text, its attribute dicts in key order (the view's maps keep none)."""
+    return repr(
+        record._replace(
+            attributes=sorted(record.attributes.items()),
+            events=[(name, sorted(attributes.items())) for name, attributes in record.events],
+        )
+    )
+
+
+def assert_same_records(body: bytes) -> None:
+    """Both decoders give records of the one type, with the same fields and values."""
+    compiled, view = records(body, True), records(body, False)
+    assert {type(record) for record in compiled + view} <= {SpanRecord}
+    assert [comparable(r) for r in compiled] == [comparable(r) for r in view]
 
 
 def test_the_compiled_decoder_is_built() -> None:
@@ -124,7 +157,7 @@ def test_valid_requests_decode_compiled_and_match_the_python_view(
     request_message: ExportTraceServiceRequest,
 ) -> None:
     body = request_message.SerializeToString()
-    assert wire.decode(body, SLOTS, N_SLOTS) is not None  # not declined
+    assert_same_records(body)  # not declined, and the same records
     assert_same(body)
     batch = otlp_mapping.convert_otlp_request(body, "p1", max_spans=1000, max_field_bytes=2000)
     assert len(batch.rows) + len(batch.rejected) == sum(
@@ -174,7 +207,8 @@ DECLINED = {
 @pytest.mark.parametrize("name", sorted(DECLINED))
 def test_unusual_bodies_are_declined_and_decided_by_the_python_view(name: str) -> None:
     body = DECLINED[name]
-    assert wire.decode(body, SLOTS, N_SLOTS) is None
+    with pytest.raises(FastPathDeclined):
+        wire.decode(body, SLOTS, N_SLOTS)
     assert_same(body)
 
 
@@ -184,7 +218,37 @@ def test_a_bad_slot_table_is_a_type_error_not_a_crash() -> None:
         wire.decode(body, {"k": 3}, 1)
     with pytest.raises(ValueError, match="slot 5 of 1"):
         wire.decode(body, {"k": (5, 0)}, 1)
-    assert wire.decode(body, SLOTS, N_SLOTS) is not None  # and the module is still usable
+    assert wire.decode(body, SLOTS, N_SLOTS)  # and the module is still usable
+
+
+# SpanRecord's fields in reverse order (the compiled decoder fills them by name), and with its
+# last field renamed (refused).
+Reordered = NamedTuple("Reordered", [(name, Any) for name in reversed(SpanRecord._fields)])
+Renamed = NamedTuple("Renamed", [(name, Any) for name in SpanRecord._fields[:-1] + ("message",)])
+
+
+class WithDict(tuple):
+    """The right field names, but instances with a ``__dict__``: not a tuple's layout."""
+
+    _fields = SpanRecord._fields
+
+
+def test_records_are_filled_by_field_name_and_other_fields_are_refused() -> None:
+    body = _everything().SerializeToString()
+    expected = records(body, True)
+    try:
+        wire.set_types(Reordered, FastPathDeclined)
+        reordered = records(body, True)
+    finally:
+        wire.set_types(SpanRecord, FastPathDeclined)
+    assert [type(r) for r in reordered] == [Reordered] * len(expected)
+    assert [r._asdict() for r in reordered] == [r._asdict() for r in expected]
+    for record_type in (Renamed, WithDict, tuple, int):
+        with pytest.raises(TypeError):
+            wire.set_types(record_type, FastPathDeclined)
+    with pytest.raises(TypeError, match="not an exception type"):
+        wire.set_types(SpanRecord, object)
+    assert records(body, True) == expected  # a refused call changes nothing
 
 
 _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
@@ -192,8 +256,8 @@ _SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list
 
 @AGREEMENT
 @given(body=requests().map(ExportTraceServiceRequest.SerializeToString))
-def test_random_requests_give_the_same_rows_and_rejections(body: bytes) -> None:
-    assert wire.decode(body, SLOTS, N_SLOTS) is not None  # valid requests are never declined
+def test_random_requests_give_the_same_records_rows_and_rejections(body: bytes) -> None:
+    assert_same_records(body)  # valid requests are never declined
     assert_same(body)
 
 

@@ -6,15 +6,16 @@
  * attributes into column slots like otlp_view.route_attributes. It only handles well-formed
  * requests: for anything unusual (malformed or truncated bytes, text that is not UTF-8, a
  * singular message or oneof value repeated, group wire types, deep nesting) it declines by
- * returning None, and the caller decodes the request with the Python view instead, which
- * gives the exact error or rejection. Declining is always safe; the equivalence tests in
- * tests/api/test_otlp_wire.py compare both paths.
+ * raising the declined type given to set_types (errors.FastPathDeclined), and the caller
+ * decodes the request with the Python view instead, which gives the exact error or rejection.
+ * Declining is always safe; the equivalence tests in tests/api/test_otlp_wire.py compare both
+ * paths. Any other exception (a bad slot table, no memory) is an error and propagates.
  *
- *   decode(body, slots, n_slots) -> list of resources, or None
- *   resource = (attributes: dict, [(scope name, scope version, [span, ...]), ...])
- *   span = (trace_id, span_id, parent_span_id, name, start_ns, end_ns,
- *           slot values: list, other attributes: dict, [(event name, attributes), ...],
- *           status code, status message)
+ *   set_types(record_type, declined_type)  once, before decode (see otlp_record.py)
+ *   decode(body, slots, n_slots) -> list of resources
+ *   resource = (attributes: dict, [(scope name, scope version, [span record, ...]), ...])
+ *   span record = an instance of record_type (otlp_record.SpanRecord), each field filled by
+ *                 name (field_names below) at the position record_type._fields gives it
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -351,59 +352,84 @@ static int status(Reader r, int32_t *code, PyObject **message) {
     return 0;
 }
 
-enum { TRACE_ID, SPAN_ID, PARENT_ID, NAME, STATUS_MESSAGE, N_SPAN_OBJECTS };
+/* The span record's fields, by name; set_types maps each to its position in the record. */
+enum {
+    F_TRACE_ID, F_SPAN_ID, F_PARENT_ID, F_NAME, F_START, F_END, F_SLOTS, F_ATTRIBUTES,
+    F_EVENTS, F_STATUS_CODE, F_STATUS_MESSAGE, N_FIELDS
+};
+static const char *const field_names[N_FIELDS] = {
+    "trace_id", "span_id", "parent_span_id", "name", "start_time_unix_nano",
+    "end_time_unix_nano", "slots", "attributes", "events", "status_code", "status_message",
+};
+static PyTypeObject *record_type;     /* owned; NULL until set_types */
+static PyObject *declined_type;       /* owned */
+static Py_ssize_t positions[N_FIELDS]; /* field -> index in record_type */
+
+/* A record of record_type holding items (new references, all consumed). Allocated as
+ * tuple.__new__ does for a tuple subclass: set_types checked that the type is one with the
+ * tuple's layout, so its (Python) __new__ would only do the same. */
+static PyObject *new_record(PyObject *items[N_FIELDS]) {
+    PyObject *record = record_type->tp_alloc(record_type, N_FIELDS);
+    for (int i = 0; i < N_FIELDS; i++) {
+        if (record == NULL)
+            Py_DECREF(items[i]);
+        else
+            PyTuple_SET_ITEM(record, positions[i], items[i]);
+    }
+    return record;
+}
 
 static PyObject *span(Reader r, PyObject *slots, Py_ssize_t n_slots) {
-    PyObject *objects[N_SPAN_OBJECTS] = {NULL};
-    PyObject *attributes = PyDict_New(), *events = PyList_New(0);
-    PyObject *values = NULL, *rest = NULL;
+    PyObject *items[N_FIELDS] = {NULL};
+    PyObject *attributes = PyDict_New();
     uint64_t start = 0, end = 0;
     int32_t code = 0;
     int seen_status = 0;
-    if (attributes == NULL || events == NULL) goto fail;
+    items[F_EVENTS] = PyList_New(0);
+    if (attributes == NULL || items[F_EVENTS] == NULL) goto fail;
     uint32_t field;
     int wire_type;
     while (r.p < r.end) {
         if (read_tag(&r, &field, &wire_type) < 0) goto fail;
         Reader s;
-        int object = field == 1 ? TRACE_ID : field == 2 ? SPAN_ID : field == 4 ? PARENT_ID : -1;
-        if (object >= 0 && wire_type == WT_LEN) {
-            if (read_len(&r, &s) < 0 || set_owned(&objects[object], raw_bytes(s)) < 0)
-                goto fail;
+        int id = field == 1 ? F_TRACE_ID : field == 2 ? F_SPAN_ID : field == 4 ? F_PARENT_ID : -1;
+        if (id >= 0 && wire_type == WT_LEN) {
+            if (read_len(&r, &s) < 0 || set_owned(&items[id], raw_bytes(s)) < 0) goto fail;
         } else if (field == 5 && wire_type == WT_LEN) {
-            if (read_len(&r, &s) < 0 || set_owned(&objects[NAME], text(s)) < 0) goto fail;
+            if (read_len(&r, &s) < 0 || set_owned(&items[F_NAME], text(s)) < 0) goto fail;
         } else if ((field == 7 || field == 8) && wire_type == WT_I64) {
             if (read_fixed64(&r, field == 7 ? &start : &end) < 0) goto fail;
         } else if (field == 9 && wire_type == WT_LEN) {
             if (attribute(attributes, &r) < 0) goto fail;
         } else if (field == 11 && wire_type == WT_LEN) {
-            if (read_len(&r, &s) < 0 || append_new(events, event(s)) < 0) goto fail;
+            if (read_len(&r, &s) < 0 || append_new(items[F_EVENTS], event(s)) < 0) goto fail;
         } else if (field == 15 && wire_type == WT_LEN) {
             if (seen_status || read_len(&r, &s) < 0) goto fail; /* protobuf would merge */
             seen_status = 1;
-            if (status(s, &code, &objects[STATUS_MESSAGE]) < 0) goto fail;
-        } else if (object >= 0 || (field >= 5 && field <= 15 && field != 6 && field != 10 &&
-                                   field != 12 && field != 13 && field != 14)) {
+            if (status(s, &code, &items[F_STATUS_MESSAGE]) < 0) goto fail;
+        } else if (id >= 0 || (field >= 5 && field <= 15 && field != 6 && field != 10 &&
+                               field != 12 && field != 13 && field != 14)) {
             goto fail; /* a field the view reads, with the wrong wire type */
         } else if (skip_field(&r, wire_type) < 0) {
             goto fail;
         }
     }
-    for (int i = TRACE_ID; i <= PARENT_ID; i++)
-        if (objects[i] == NULL && (objects[i] = PyBytes_FromStringAndSize(NULL, 0)) == NULL)
+    for (int i = F_TRACE_ID; i <= F_PARENT_ID; i++)
+        if (items[i] == NULL && (items[i] = PyBytes_FromStringAndSize(NULL, 0)) == NULL)
             goto fail;
-    for (int i = NAME; i <= STATUS_MESSAGE; i++)
-        if (objects[i] == NULL && (objects[i] = PyUnicode_New(0, 0)) == NULL) goto fail;
-    if (route(attributes, slots, n_slots, &values, &rest) < 0) goto fail;
+    if (items[F_NAME] == NULL && (items[F_NAME] = PyUnicode_New(0, 0)) == NULL) goto fail;
+    if (items[F_STATUS_MESSAGE] == NULL && (items[F_STATUS_MESSAGE] = PyUnicode_New(0, 0)) == NULL)
+        goto fail;
+    if ((items[F_START] = PyLong_FromUnsignedLongLong(start)) == NULL ||
+        (items[F_END] = PyLong_FromUnsignedLongLong(end)) == NULL ||
+        (items[F_STATUS_CODE] = PyLong_FromLong(code)) == NULL ||
+        route(attributes, slots, n_slots, &items[F_SLOTS], &items[F_ATTRIBUTES]) < 0)
+        goto fail;
     Py_DECREF(attributes);
-    return Py_BuildValue("(NNNNKKNNNiN)", objects[TRACE_ID], objects[SPAN_ID],
-                         objects[PARENT_ID], objects[NAME], (unsigned long long)start,
-                         (unsigned long long)end, values, rest, events, (int)code,
-                         objects[STATUS_MESSAGE]);
+    return new_record(items);
 fail:
-    for (int i = 0; i < N_SPAN_OBJECTS; i++) Py_XDECREF(objects[i]);
+    for (int i = 0; i < N_FIELDS; i++) Py_XDECREF(items[i]);
     Py_XDECREF(attributes);
-    Py_XDECREF(events);
     return NULL;
 }
 
@@ -494,10 +520,54 @@ fail:
     return NULL;
 }
 
+/* set_types(record_type, declined_type): the span record type, a tuple subclass with the
+ * tuple's layout (a NamedTuple) whose _fields are field_names in any order, and the exception
+ * type decode raises to decline. */
+static PyObject *set_types(PyObject *module, PyObject *args) {
+    PyObject *record, *declined, *fields;
+    Py_ssize_t found[N_FIELDS];
+    if (!PyArg_ParseTuple(args, "O!O:set_types", &PyType_Type, &record, &declined)) return NULL;
+    PyTypeObject *type = (PyTypeObject *)record;
+    if (!PyType_IsSubtype(type, &PyTuple_Type) ||
+        type->tp_basicsize != PyTuple_Type.tp_basicsize ||
+        type->tp_itemsize != PyTuple_Type.tp_itemsize)
+        return PyErr_Format(PyExc_TypeError, "%R is not a tuple subclass without slots", record);
+    if (!PyExceptionClass_Check(declined))
+        return PyErr_Format(PyExc_TypeError, "%R is not an exception type", declined);
+    if ((fields = PyObject_GetAttrString(record, "_fields")) == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) return NULL;
+        PyErr_Clear();
+    }
+    int ok = fields != NULL && PyTuple_Check(fields) && PyTuple_GET_SIZE(fields) == N_FIELDS;
+    for (int i = 0; i < N_FIELDS; i++) found[i] = -1;
+    for (Py_ssize_t position = 0; ok && position < N_FIELDS; position++) {
+        PyObject *name = PyTuple_GET_ITEM(fields, position);
+        int i = 0;
+        while (i < N_FIELDS && !(PyUnicode_Check(name) &&
+                                 PyUnicode_CompareWithASCIIString(name, field_names[i]) == 0))
+            i++;
+        ok = i < N_FIELDS && found[i] < 0;
+        if (ok) found[i] = position;
+    }
+    if (!ok) {
+        PyErr_Format(PyExc_TypeError, "%R has fields %R, not the span fields of the decoder",
+                     record, fields != NULL ? fields : Py_None);
+        Py_XDECREF(fields);
+        return NULL;
+    }
+    Py_DECREF(fields);
+    memcpy(positions, found, sizeof positions);
+    Py_XSETREF(record_type, (PyTypeObject *)Py_NewRef(record));
+    Py_XSETREF(declined_type, Py_NewRef(declined));
+    Py_RETURN_NONE;
+}
+
 static PyObject *decode(PyObject *module, PyObject *args) {
     Py_buffer body;
     PyObject *slots;
     Py_ssize_t n_slots;
+    if (record_type == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "call set_types before decode");
     if (!PyArg_ParseTuple(args, "y*O!n", &body, &PyDict_Type, &slots, &n_slots)) return NULL;
     if (n_slots < 0 || n_slots > MAX_SLOTS) {
         PyBuffer_Release(&body);
@@ -527,12 +597,15 @@ decline:
         if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return NULL;
         PyErr_Clear();
     }
-    Py_RETURN_NONE;
+    PyErr_SetString(declined_type, "the compiled OTLP decoder does not handle this request");
+    return NULL;
 }
 
 static PyMethodDef methods[] = {
+    {"set_types", set_types, METH_VARARGS,
+     "set_types(record_type, declined_type): the span record type and the decline exception"},
     {"decode", decode, METH_VARARGS,
-     "decode(body, slots, n_slots) -> resources, or None to decline (see the module source)"},
+     "decode(body, slots, n_slots) -> resources, or raises declined_type (see the source)"},
     {NULL, NULL, 0, NULL},
 };
 

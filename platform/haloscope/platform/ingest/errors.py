@@ -1,4 +1,5 @@
-"""Errors that reject a whole ingest request or a single span."""
+"""Errors that reject a whole ingest request or a single span, and the one a fast path
+raises to hand an input back to the reference path."""
 
 from __future__ import annotations
 
@@ -18,3 +19,9 @@ class PayloadError(Exception):
 
 class SpanRejected(ValueError):
     """One span is invalid; the message is the reason reported back to the client."""
+
+
+class FastPathDeclined(Exception):
+    """A fast path does not handle this input (it is not in the form that path reads); the
+    reference path it stands in for decides instead. Raised only for such inputs, so any other
+    exception from a fast path is a bug and propagates."""

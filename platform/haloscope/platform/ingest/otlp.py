@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
-from haloscope.platform.ingest.errors import PayloadError
+from haloscope.platform.ingest.errors import FastPathDeclined, PayloadError
 from haloscope.platform.ingest.otlp_json import encode_request
 from haloscope.platform.ingest.results import Rejection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -52,10 +52,10 @@ def protobuf_body(body: bytes, kind: str) -> bytes:
         raise PayloadError(400, f"request body is not valid JSON: {exc}") from exc
     if type(document) is not dict:
         raise PayloadError(400, "OTLP JSON body must be an object with 'resourceSpans'")
-    encoded = encode_request(document)
-    if encoded is not None:
-        return encoded
-    return parse_json_document(document).SerializeToString()
+    try:
+        return encode_request(document)
+    except FastPathDeclined:
+        return parse_json_document(document).SerializeToString()
 
 
 def parse_json_document(document: dict[str, Any]) -> ExportTraceServiceRequest:

@@ -7,7 +7,8 @@ the protobuf wire bytes directly. It accepts only the plain forms of the proto3 
 (strings, integers as numbers or decimal text, enum names or numbers, base64 bytes, finite
 numbers or "NaN"/"Infinity" for doubles) and OTLP's hex ids; for anything else (a ``null``,
 a field under its proto name, a value of the wrong type, an integer out of range, deep
-nesting) it declines by returning None, and ``json_format`` decides, error message included.
+nesting) it declines by raising ``FastPathDeclined``, and ``json_format`` decides, error message
+included.
 tests/api/test_otlp_json.py checks that what it accepts parses to the very message
 ``json_format`` builds.
 """
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from haloscope.platform.ingest.errors import FastPathDeclined
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 _MAX_DEPTH = 32
@@ -44,10 +46,6 @@ _HEX_ID_FIELDS = {
 }
 
 
-class _Decline(Exception):
-    """The document is not in the plain form this encoder handles."""
-
-
 def _varint(n: int) -> bytes:
     if n < 0x80:
         return _SMALL[n]
@@ -68,17 +66,17 @@ def _integer(value: Any, low: int, high: int) -> int:
         if digits.isascii() and digits.isdigit():
             value = int(value)
     if type(value) is not int or not low <= value < high:
-        raise _Decline
+        raise FastPathDeclined
     return value
 
 
 def _text(value: Any) -> bytes:
     if type(value) is not str:
-        raise _Decline
+        raise FastPathDeclined
     try:
         return value.encode()
     except UnicodeEncodeError:  # an unpaired surrogate
-        raise _Decline from None
+        raise FastPathDeclined from None
 
 
 def _base64(value: Any) -> bytes:
@@ -87,13 +85,13 @@ def _base64(value: Any) -> bytes:
     try:
         return base64.urlsafe_b64decode(raw + b"=" * (4 - len(raw) % 4))
     except (binascii.Error, ValueError):
-        raise _Decline from None
+        raise FastPathDeclined from None
 
 
 def _hex(value: Any) -> bytes:
     """An OTLP JSON id: hex text; text that is not hex reads as no id (the span is rejected)."""
     if type(value) is not str:
-        raise _Decline
+        raise FastPathDeclined
     try:
         return bytes.fromhex(value)
     except ValueError:
@@ -107,7 +105,7 @@ def _double(value: Any) -> float:
         return float(value)
     if type(value) is str and value in _DOUBLE_TEXT:
         return _DOUBLE_TEXT[value]
-    raise _Decline
+    raise FastPathDeclined
 
 
 # A field's plan: its tag bytes, how to encode one JSON value (to the bytes after the tag),
@@ -134,7 +132,7 @@ def _scalar_encoder(field: FieldDescriptor) -> Callable[[Any, int], bytes]:
 
         def encode_bool(value: Any, depth: int) -> bytes:
             if type(value) is not bool:
-                raise _Decline
+                raise FastPathDeclined
             return _SMALL[value]
 
         return encode_bool
@@ -146,7 +144,7 @@ def _scalar_encoder(field: FieldDescriptor) -> Callable[[Any, int], bytes]:
         def encode_enum(value: Any, depth: int) -> bytes:
             number = names.get(value) if type(value) is str else _integer(value, -(2**31), 2**31)
             if number is None:
-                raise _Decline
+                raise FastPathDeclined
             return _varint(number & 0xFFFFFFFFFFFFFFFF)
 
         return encode_enum
@@ -162,7 +160,7 @@ def _scalar_encoder(field: FieldDescriptor) -> Callable[[Any, int], bytes]:
 
 def _unsupported(value: Any, depth: int) -> bytes:
     """Float, signed varint and fixed types, and packed repeated scalars: none in OTLP traces."""
-    raise _Decline
+    raise FastPathDeclined
 
 
 _WIRE_TYPES = {_F.TYPE_DOUBLE: 1, _F.TYPE_FIXED64: 1, _F.TYPE_FIXED32: 5}
@@ -234,7 +232,7 @@ def _key_value_encoder(general: Callable[[Any, int], bytes]) -> Callable[[Any, i
                         return general(attribute, depth)
                     raw_key = key.encode()
                 except UnicodeEncodeError:  # an unpaired surrogate
-                    raise _Decline from None
+                    raise FastPathDeclined from None
                 entry = (
                     b"\x0a"
                     + _varint(len(raw_key))
@@ -255,7 +253,7 @@ _BOOLS = {False: b"\x10\x00", True: b"\x10\x01"}
 
 def _message(descriptor: Descriptor, document: Any, depth: int) -> bytes:
     if type(document) is not dict or depth > _MAX_DEPTH:
-        raise _Decline
+        raise FastPathDeclined
     plan, proto_names = _plans.get(descriptor.full_name) or _plan(descriptor)
     parts = []
     oneofs_set: set[str] = set()
@@ -265,21 +263,21 @@ def _message(descriptor: Descriptor, document: Any, depth: int) -> bytes:
             # json_format reads a field under its proto name too, and refuses "[...]" names
             # (extensions): both left to it; any other unknown name is ignored, as it does.
             if key in proto_names or key.startswith("["):
-                raise _Decline
+                raise FastPathDeclined
             continue
         tag, encode, repeated, oneof = field
         if value is None:
-            raise _Decline
+            raise FastPathDeclined
         if oneof is not None:
             if oneof in oneofs_set:  # json_format refuses two values of one oneof
-                raise _Decline
+                raise FastPathDeclined
             oneofs_set.add(oneof)
         if repeated:
             if type(value) is not list:
-                raise _Decline
+                raise FastPathDeclined
             for item in value:
                 if item is None:
-                    raise _Decline
+                    raise FastPathDeclined
                 parts.append(tag)
                 parts.append(encode(item, depth))
         else:
@@ -288,10 +286,10 @@ def _message(descriptor: Descriptor, document: Any, depth: int) -> bytes:
     return b"".join(parts)
 
 
-def encode_request(document: Any) -> bytes | None:
-    """The protobuf bytes of an OTLP JSON ``ExportTraceServiceRequest`` document (ids in hex),
-    or None when it is not in the plain form handled here."""
+def encode_request(document: Any) -> bytes:
+    """The protobuf bytes of an OTLP JSON ``ExportTraceServiceRequest`` document (ids in hex);
+    ``FastPathDeclined`` when it is not in the plain form handled here."""
     try:
         return _message(ExportTraceServiceRequest.DESCRIPTOR, document, 0)
-    except (_Decline, RecursionError):
-        return None
+    except RecursionError as exc:
+        raise FastPathDeclined("the OTLP JSON document is nested too deeply") from exc

@@ -6,8 +6,9 @@ attribute that no column takes is kept in ``metadata`` as text. docs/api.md has 
 
 The request bytes are decoded by the compiled fast path (``_otlp_wire``, built on install by
 scripts/build_extension.py) when it is there and accepts them; otherwise, and for anything it
-declines (malformed bytes, text that is not UTF-8, rare encodings), by the Python view
-(``otlp_view``). Both yield the same span fields, so the rows and the rejections are the same.
+declines with ``FastPathDeclined`` (malformed bytes, text that is not UTF-8, rare encodings),
+by the Python view (``otlp_view``). Both yield the same :class:`SpanRecord` per span, so the
+rows and the rejections are the same.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from haloscope.platform.ingest.errors import PayloadError, SpanRejected
+from haloscope.platform.ingest.errors import FastPathDeclined, PayloadError, SpanRejected
+from haloscope.platform.ingest.otlp_record import Events, SpanRecord
 from haloscope.platform.ingest.otlp_view import (
     STATUS_CODE_ERROR,
     attribute_values,
     parse_view,
-    route_attributes,
+    span_record,
 )
 from haloscope.platform.ingest.results import ConvertedBatch, Rejection
 from haloscope.platform.ingest.span_fields import (
@@ -41,6 +43,8 @@ try:
     from haloscope.platform.ingest import _otlp_wire
 except ImportError:  # not compiled: the Python view decodes every request
     _otlp_wire = None
+else:
+    _otlp_wire.set_types(SpanRecord, FastPathDeclined)
 
 OPENINFERENCE_KINDS: dict[str, str] = {
     "LLM": "llm",
@@ -76,7 +80,7 @@ _GENAI_OPERATION = "gen_ai.operation.name"
 
 # The attributes each column is read from, by precedence: the first present, non-empty one is
 # taken; every other attribute (one of these too when a better one was taken) stays in metadata.
-# _ATTRIBUTE_SOURCES is in the order convert_otlp_span unpacks the slots.
+# _ATTRIBUTE_SOURCES is in the order convert_otlp_span unpacks SpanRecord.slots.
 _PROMPT_TOKENS = (
     "gen_ai.usage.input_tokens",
     "gen_ai.usage.prompt_tokens",
@@ -128,11 +132,6 @@ _DOCUMENTS = "retrieval.documents."
 # Per side of a span: its mime type attribute and its OpenInference messages prefix.
 _INPUT = ("input.mime_type", "llm.input_messages.")
 _OUTPUT = ("output.mime_type", "llm.output_messages.")
-_Events = list[tuple[str, dict[str, Any]]]  # each event's name and attributes
-# One span as both decoders yield it: trace, span and parent ids (bytes), name, start and end
-# (ns), the slot values of _ATTRIBUTE_SOURCES, the other attributes, the events, the status code
-# and message.
-SpanFields = tuple[Any, ...]
 
 
 def convert_otlp_request(
@@ -141,8 +140,9 @@ def convert_otlp_request(
     """Convert every span of an export request's protobuf bytes (see ``otlp.protobuf_body``);
     span indexes count across all resources. ``compiled=False`` skips the compiled decoder.
     ``PayloadError`` 400 for bytes that are not a valid message, 413 for too many spans."""
-    resources = _otlp_wire.decode(body, _SLOTS, _N_SLOTS) if compiled and _otlp_wire else None
-    if resources is None:
+    resources = _decode_compiled(body) if compiled else None
+    from_view = resources is None
+    if from_view:
         resources = [
             (
                 rs.resource.attributes,
@@ -150,9 +150,6 @@ def convert_otlp_request(
             )
             for rs in parse_view(body).resource_spans
         ]
-        read_attributes, read_span = attribute_values, _view_span
-    else:
-        read_attributes = read_span = None
     total = sum(len(spans) for _, scopes in resources for _, _, spans in scopes)
     if total > max_spans:
         raise PayloadError(413, f"{total} spans in one request; the limit is {max_spans}")
@@ -161,7 +158,7 @@ def convert_otlp_request(
     index = 0
     for attributes, scopes in resources:
         try:
-            resource = attributes if read_attributes is None else read_attributes(attributes)
+            resource = attribute_values(attributes) if from_view else attributes
         except SpanRejected as exc:
             raise PayloadError(400, f"resource {exc}") from exc
         release = resource.pop("service.version", None)
@@ -172,62 +169,40 @@ def convert_otlp_request(
                 metadata["otel.scope.name"] = scope_name
             if scope_version:
                 metadata["otel.scope.version"] = scope_version
-            for span in spans:
+            for span in spans:  # a SpanRecord, or a span of the view
                 try:
-                    fields = span if read_span is None else read_span(span)
+                    record = span_record(span, _SLOTS, _N_SLOTS) if from_view else span
                     rows.append(
-                        convert_otlp_span(fields, project_id, release, metadata, max_field_bytes)
+                        convert_otlp_span(record, project_id, release, metadata, max_field_bytes)
                     )
                 except SpanRejected as exc:
-                    span_id = span[1] if read_span is None else span.span_id
-                    rejected.append(Rejection(index, span_id.hex(), str(exc)))
+                    rejected.append(Rejection(index, span.span_id.hex(), str(exc)))
                 index += 1
     return batch
 
 
-def _view_span(span: Any) -> SpanFields:
-    """The :data:`SpanFields` of a span of the Python view; ``SpanRejected`` for an attribute
-    value that is not a valid ``AnyValue``."""
-    slots, rest = route_attributes(span.attributes, _SLOTS, _N_SLOTS)
-    events = [(event.name, attribute_values(event.attributes)) for event in span.events]
-    status = span.status
-    return (
-        span.trace_id,
-        span.span_id,
-        span.parent_span_id,
-        span.name,
-        span.start_time_unix_nano,
-        span.end_time_unix_nano,
-        slots,
-        rest,
-        events,
-        status.code,
-        status.message,
-    )
+def _decode_compiled(body: bytes) -> list[Any] | None:
+    """The request's resources from the compiled decoder, each span a :class:`SpanRecord`;
+    None when it is not built or declines the request."""
+    if _otlp_wire is None:
+        return None
+    try:
+        return _otlp_wire.decode(body, _SLOTS, _N_SLOTS)
+    except FastPathDeclined:
+        return None
 
 
 def convert_otlp_span(
-    fields: SpanFields,
+    record: SpanRecord,
     project_id: str,
     resource_release: Any,
     base_metadata: Mapping[str, str],
     max_field_bytes: int,
 ) -> SpanRow:
-    """One OTLP span's :data:`SpanFields` to a span row, raising ``SpanRejected`` with the
+    """One OTLP span's :class:`SpanRecord` to a span row, raising ``SpanRejected`` with the
     reason. Written for the hot path: the row tuple is built in SPAN_COLUMNS order."""
-    (
-        trace_id,
-        span_id,
-        parent_id,
-        name,
-        start_ns,
-        end_ns,
-        slots,
-        rest,
-        events,
-        status_code,
-        status_message,
-    ) = fields
+    trace_id, span_id, parent_id = record.trace_id, record.span_id, record.parent_span_id
+    name, start_ns, end_ns = record.name, record.start_time_unix_nano, record.end_time_unix_nano
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
         raise SpanRejected("trace_id must be 16 bytes (32 hex characters), not all zero")
     if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
@@ -258,11 +233,12 @@ def convert_otlp_span(
         output_value,
         output_mime,
         output_messages,
-    ) = slots
+    ) = record.slots
+    rest, events = record.attributes, record.events
     kind = _span_kind(kind_name, rest.get(_GENAI_OPERATION))
     short = mx // 4  # a string of at most this many characters fits in mx bytes of UTF-8
-    if status_code == STATUS_CODE_ERROR:
-        status, status_message = _error_status(status_message, events)
+    if record.status_code == STATUS_CODE_ERROR:
+        status, status_message = _error_status(record.status_message, events)
         status_message = optional_text("status_message", status_message, mx)
     else:
         status, status_message = "ok", ""
@@ -347,7 +323,7 @@ def _span_kind(openinference_kind: Any, genai_operation: Any) -> str:
     return "span"
 
 
-def _error_status(message: str, events: _Events) -> tuple[str, str]:
+def _error_status(message: str, events: Events) -> tuple[str, str]:
     """The status of a span whose status code is ERROR, with the message, or else the
     ``exception`` event's type and message."""
     if message:
@@ -405,12 +381,12 @@ def _indexed(attrs: dict[str, Any], prefix: str, entity: str) -> list[dict[str, 
     return [items[i] for i in sorted(items)] or None
 
 
-def _details(events: _Events) -> dict[str, Any]:
+def _details(events: Events) -> dict[str, Any]:
     """The attributes of the GenAI inference details event, if the span has one."""
     return next((attributes for name, attributes in events if name == _DETAILS_EVENT), {})
 
 
-def _event_input(events: _Events, details: dict[str, Any]) -> Any:
+def _event_input(events: Events, details: dict[str, Any]) -> Any:
     """The input recorded as events: the details event's messages, else the prompt events
     (their attributes in key order: attribute maps carry none)."""
     messages = details.get("gen_ai.input.messages")
@@ -424,7 +400,7 @@ def _event_input(events: _Events, details: dict[str, Any]) -> Any:
     return found or None
 
 
-def _event_output(events: _Events, details: dict[str, Any]) -> Any:
+def _event_output(events: Events, details: dict[str, Any]) -> Any:
     """The output recorded as events: the details event's messages, else the choice events
     (their attributes in key order)."""
     messages = details.get("gen_ai.output.messages")

@@ -19,6 +19,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 from haloscope.platform.ingest.errors import PayloadError, SpanRejected
+from haloscope.platform.ingest.otlp_record import SpanRecord
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 _PACKAGE = "haloscope.otlp_view"
@@ -143,6 +144,27 @@ def route_attributes(
     except (UnicodeDecodeError, DecodeError) as exc:
         raise SpanRejected(f"attribute {key!r} is not a valid OTLP AnyValue: {exc}") from exc
     return values, rest
+
+
+def span_record(span: Any, slots: Mapping[str, tuple[int, int]], n_slots: int) -> SpanRecord:
+    """The :class:`SpanRecord` of a span of the view, its attributes routed into ``slots`` (see
+    :func:`route_attributes`); ``SpanRejected`` for a value that is not a valid ``AnyValue``."""
+    slot_values, rest = route_attributes(span.attributes, slots, n_slots)
+    events, status = span.events, span.status
+    return SpanRecord(  # positional, in field order: keywords cost ~0.5 µs a span more
+        span.trace_id,
+        span.span_id,
+        span.parent_span_id,
+        span.name,
+        span.start_time_unix_nano,
+        span.end_time_unix_nano,
+        slot_values,
+        rest,
+        # Iterating an empty repeated field costs ~0.6 µs: most spans have no events.
+        [(event.name, attribute_values(event.attributes)) for event in events] if events else [],
+        status.code,
+        status.message,
+    )
 
 
 def attribute_values(attributes: Mapping[str, bytes]) -> dict[str, Any]:

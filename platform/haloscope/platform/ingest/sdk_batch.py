@@ -1,19 +1,18 @@
 """SDK batch format (docs/wire-format.md) to span rows.
 
 Spans are decoded by ``msgspec`` into typed structs (``sdk_wire``, the fast path); any span it
-does not accept goes through the reference converter here: hand-written validation over
-``orjson``-decoded dicts, one pass per span, exact type checks. An invalid span is rejected with
-the reference converter's reason; the others are kept.
+declines (``FastPathDeclined``) goes through the reference converter here: hand-written
+validation over ``orjson``-decoded dicts, one pass per span, exact type checks. An invalid span
+is rejected with the reference converter's reason; the others are kept.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 import orjson
 from haloscope.platform.ingest import sdk_wire
-from haloscope.platform.ingest.errors import PayloadError, SpanRejected
+from haloscope.platform.ingest.errors import FastPathDeclined, PayloadError, SpanRejected
 from haloscope.platform.ingest.results import ConvertedBatch, Rejection
 from haloscope.platform.ingest.span_fields import (
     SPAN_STATUSES,
@@ -43,25 +42,26 @@ def parse_sdk_batch(
 ) -> ConvertedBatch:
     """Decode an SDK batch body and convert its spans; ``PayloadError`` for a bad envelope.
 
-    The ``msgspec`` fast path (``sdk_wire``) converts the spans it accepts; every span it does
-    not accept, and any body it cannot decode, goes through the reference converter below, so
-    rows and rejection reasons are those of :func:`convert_sdk_span` whichever path ran.
+    The ``msgspec`` fast path (``sdk_wire``) converts the spans it accepts; every span it
+    declines, and any body it cannot decode, goes through the reference converter below, so
+    rows and rejection reasons are those of :func:`convert_sdk_span` whichever path ran. Only
+    ``FastPathDeclined`` is a decline: any other exception from the fast path propagates.
     """
     try:
         wire_spans = sdk_wire.decode_batch(body).spans
-    except (msgspec.MsgspecError, UnicodeDecodeError):
+    except FastPathDeclined:
         pass  # some span is not well-typed or not UTF-8: convert span by span below
     else:
         _check_count(len(wire_spans), max_spans)
         try:
             rows = [sdk_wire.wire_span_row(s, project_id, max_field_bytes) for s in wire_spans]
-        except Exception:
+        except FastPathDeclined:
             pass  # some span fails a further check: convert span by span below
         else:
             return ConvertedBatch(rows=rows)
     try:
         raw_spans = sdk_wire.decode_raw_batch(body).spans
-    except (msgspec.MsgspecError, UnicodeDecodeError):
+    except FastPathDeclined:
         return parse_sdk_batch_reference(
             body, project_id, max_spans=max_spans, max_field_bytes=max_field_bytes
         )
@@ -71,8 +71,8 @@ def parse_sdk_batch(
         try:
             wire_span = sdk_wire.decode_span(raw)
             batch.rows.append(sdk_wire.wire_span_row(wire_span, project_id, max_field_bytes))
-        except Exception:
-            # Whatever the failure, the reference converter decides and words the reason.
+        except FastPathDeclined:
+            # The reference converter decides and words the reason.
             try:
                 span = orjson.loads(raw)
             except orjson.JSONDecodeError:

@@ -3,16 +3,20 @@
 Types and numeric ranges are checked in C while decoding (id patterns in Python: ``msgspec``'s
 pattern constraint costs more than the precompiled match), so a valid span costs far less than
 ``orjson.loads`` plus the hand-written checks. This path only ever *accepts*: anything it does
-not accept (a failed decode, a failed check) is handed back to the reference converter in
-``sdk_batch``, which decides and words the rejection, so the two paths cannot disagree on a
-reason. A span accepted here yields exactly the row the reference converter would produce.
+not accept (a failed decode, a failed check) it declines with ``FastPathDeclined``, handing it
+back to the reference converter in ``sdk_batch``, which decides and words the rejection, so the
+two paths cannot disagree on a reason. A span accepted here yields exactly the row the reference
+converter would produce.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import msgspec
+import orjson
+from haloscope.platform.ingest.errors import FastPathDeclined, SpanRejected
 from haloscope.platform.ingest.span_fields import (
     MAX_TIME_US,
     MAX_UINT32,
@@ -89,19 +93,33 @@ class RawBatch(msgspec.Struct):
     spans: list[msgspec.Raw]
 
 
-decode_batch = msgspec.json.Decoder(WireBatch).decode
-decode_raw_batch = msgspec.json.Decoder(RawBatch).decode
-decode_span = msgspec.json.Decoder(WireSpan).decode
+_T = TypeVar("_T")
 
 
-class NotAccepted(Exception):
-    """The fast path does not accept this span; the reference converter decides."""
+def _declining(struct: type[_T]) -> Callable[[bytes], _T]:
+    """A JSON decoder into ``struct`` that declines (``FastPathDeclined``) bytes it does not
+    decode: not that struct's shape or types, not JSON, not UTF-8, nested too deep for its
+    recursion (the reference parser refuses those with the reason)."""
+    decode = msgspec.json.Decoder(struct).decode
+
+    def decode_or_decline(body: bytes) -> _T:
+        try:
+            return decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise FastPathDeclined(str(exc) or type(exc).__name__) from exc
+
+    return decode_or_decline
+
+
+decode_batch = _declining(WireBatch)
+decode_raw_batch = _declining(RawBatch)
+decode_span = _declining(WireSpan)
 
 
 def wire_span_row(span: WireSpan, project_id: str, max_field_bytes: int) -> SpanRow:
-    """The span row (``SpanRow``, SPAN_COLUMNS order) of a decoded span, or ``NotAccepted``
-    when a check beyond the struct's constraints fails (or ``SpanRejected`` from the shared
-    field checks).
+    """The span row (``SpanRow``, SPAN_COLUMNS order) of a decoded span, or
+    ``FastPathDeclined`` when a check beyond the struct's constraints or a shared field check
+    fails.
 
     Written for the hot path: one tuple built in place, and a text field's UTF-8 size measured
     only when it has more than ``max_field_bytes // 4`` characters (fewer cannot exceed it).
@@ -116,18 +134,18 @@ def wire_span_row(span: WireSpan, project_id: str, max_field_bytes: int) -> Span
         or span_id == ZERO_SPAN_ID
         or end < start
     ):
-        raise NotAccepted
+        raise FastPathDeclined("an id or the times")
     kind = span.kind or "span"
     status = span.status or "ok"
     if kind not in SPAN_KINDS or status not in SPAN_STATUSES:
-        raise NotAccepted
+        raise FastPathDeclined("kind or status")
     mx = max_field_bytes
     short = mx // 4
     input_value = span.input
     if input_value is None:
         input_value = span.messages
         if input_value is not None and type(input_value) is not list:
-            raise NotAccepted
+            raise FastPathDeclined("messages")
     usage = span.usage
     if usage is None:
         prompt = completion = total = 0
@@ -135,47 +153,54 @@ def wire_span_row(span: WireSpan, project_id: str, max_field_bytes: int) -> Span
         prompt = usage.prompt_tokens or 0
         completion = usage.completion_tokens or 0
         total = usage.total_tokens or prompt + completion
-    documents = span.documents
-    if documents is not None:
-        check_documents(documents)
-    tool = span.tool
-    tags = span.tags
-    if tags is None:
-        tags = []
-    else:
-        for tag in tags:
-            if len(tag) > short:
-                check_text("tags", tag, mx)
-    metadata = span.metadata
-    name = span.name
-    return (
-        project_id,
-        trace_id.lower(),
-        span_id.lower(),
-        "" if parent is None else parent.lower(),
-        name if len(name) <= short else check_text("name", name, mx),
-        kind,
-        datetime64_text(start),
-        datetime64_text(end),
-        status,
-        _text("status_message", span.status_message, short, mx),
-        json_text("input", input_value, mx),
-        json_text("output", span.output, mx),
-        _text("model", span.model, short, mx),
-        _text("provider", span.provider, short, mx),
-        prompt,
-        completion,
-        total,
-        span.cost or 0.0,
-        "" if documents is None else json_text("documents", documents, mx),
-        "" if tool is None else optional_text("tool.name", tool.name, mx),
-        "" if tool is None else json_text("tool.arguments", tool.arguments, mx),
-        _text("session_id", span.session_id, short, mx),
-        _text("user_id", span.user_id, short, mx),
-        _text("release", span.release, short, mx),
-        tags,
-        {} if metadata is None else metadata_map("metadata", metadata, mx),
-    )
+    try:  # the shared field checks: the reference converter words their rejections
+        documents = span.documents
+        if documents is not None:
+            check_documents(documents)
+        tool = span.tool
+        tags = span.tags
+        if tags is None:
+            tags = []
+        else:
+            for tag in tags:
+                if len(tag) > short:
+                    check_text("tags", tag, mx)
+        metadata = span.metadata
+        try:
+            metadata = {} if metadata is None else metadata_map("metadata", metadata, mx)
+        except orjson.JSONEncodeError as exc:  # an integer past 64 bits (orjson: a float)
+            raise FastPathDeclined(str(exc)) from exc
+        name = span.name
+        return (
+            project_id,
+            trace_id.lower(),
+            span_id.lower(),
+            "" if parent is None else parent.lower(),
+            name if len(name) <= short else check_text("name", name, mx),
+            kind,
+            datetime64_text(start),
+            datetime64_text(end),
+            status,
+            _text("status_message", span.status_message, short, mx),
+            json_text("input", input_value, mx),
+            json_text("output", span.output, mx),
+            _text("model", span.model, short, mx),
+            _text("provider", span.provider, short, mx),
+            prompt,
+            completion,
+            total,
+            span.cost or 0.0,
+            "" if documents is None else json_text("documents", documents, mx),
+            "" if tool is None else optional_text("tool.name", tool.name, mx),
+            "" if tool is None else json_text("tool.arguments", tool.arguments, mx),
+            _text("session_id", span.session_id, short, mx),
+            _text("user_id", span.user_id, short, mx),
+            _text("release", span.release, short, mx),
+            tags,
+            metadata,
+        )
+    except SpanRejected as exc:
+        raise FastPathDeclined(str(exc)) from exc
 
 
 def _text(field: str, value: str | None, short: int, max_bytes: int) -> str:
