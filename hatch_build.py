@@ -1,8 +1,9 @@
 """Wheel build hook: compiles the OTLP decoder's C fast path (scripts/build_extension.py).
 
 For an editable install the module stays beside its source, on the path the install adds;
-for a wheel it is added as an artifact and the wheel is tagged for this platform. Set
-``HALOSCOPE_NO_EXTENSIONS=1`` to build a pure-Python wheel (OTLP then decodes in Python).
+for a wheel it is added as an artifact and the wheel is tagged for this platform. Without a
+compiler, or with ``HALOSCOPE_NO_EXTENSIONS=1``, the wheel is pure Python (OTLP then decodes in
+Python).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class CompileExtensions(BuildHookInterface):
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        """Build the module (``RuntimeError`` with the fix when it cannot be compiled)."""
+        """Build the module; when it cannot be compiled, warn with the fix and build a
+        pure-Python wheel (the server then decodes OTLP in Python)."""
         if self.target_name != "wheel" or os.environ.get("HALOSCOPE_NO_EXTENSIONS") == "1":
             return
         root = Path(self.root)
@@ -30,7 +32,11 @@ class CompileExtensions(BuildHookInterface):
         )
         builder = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(builder)
-        module = builder.build(force=True)  # never package a module built elsewhere
+        try:
+            module = builder.build(force=True)  # never package a module built elsewhere
+        except RuntimeError as exc:  # optional: the wheel stays pure, OTLP decodes in Python
+            self.app.display_warning(f"haloscope: OTLP decoder not compiled: {exc}")
+            return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
         build_data["artifacts"].append(module.relative_to(root).as_posix())

@@ -1,10 +1,11 @@
 """Compile the OTLP decoder's C fast path (``_otlp_wire.c``) into a module beside its source.
 
-Run by the wheel build hook (``hatch_build.py``) on install, and by ``make test`` to rebuild it
-after the C source changes (nothing is done when the module is newer than its source). Needs a
-C compiler and the Python headers; without the module, OTLP ingest decodes in Python (slower).
+Run by the wheel build hook (``hatch_build.py``) on install, and by ``make install``/``make
+test`` to rebuild it after the C source changes (nothing is done when the module is newer than
+its source). Needs a C compiler and the Python headers; the module is optional: without it,
+OTLP ingest decodes in Python (slower), and the install says so once (``--report``).
 
-    .venv/bin/python scripts/build_extension.py
+    .venv/bin/python scripts/build_extension.py [--force] [--report]
 """
 
 from __future__ import annotations
@@ -54,10 +55,27 @@ def build(source: Path = SOURCE, *, force: bool = False) -> Path:
     return target
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
+    """Build (``--force``: even when up to date). A failed build exits 1 with the fix, or with
+    ``--report`` (install time: the decoder is optional) says once that OTLP decodes in Python
+    and exits 0."""
     if os.environ.get("HALOSCOPE_NO_EXTENSIONS") == "1":
-        sys.exit(0)
+        return 0
     try:
-        print(f"haloscope: OTLP decoder module {build(force='--force' in sys.argv)}")
+        print(f"haloscope: OTLP decoder module {build(force='--force' in argv)}")
     except RuntimeError as exc:
-        sys.exit(f"haloscope: {exc}")
+        if "--report" not in argv:
+            print(f"haloscope: {exc}", file=sys.stderr)
+            return 1
+        reason = str(exc).splitlines()[0].removesuffix(f"; {FIX}").rstrip(":")
+        print(
+            f"haloscope: the OTLP decoder's C fast path was not built ({reason}); OTLP ingest "
+            f"decodes in Python. To build it: {FIX.split(', or set')[0]}, then run "
+            "`make install` again",
+            file=sys.stderr,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

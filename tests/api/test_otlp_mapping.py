@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 from google.protobuf import json_format
+from haloscope.platform.ingest import otlp_mapping
 from haloscope.platform.ingest.errors import PayloadError
 from haloscope.platform.ingest.otlp import (
     JSON,
@@ -220,3 +221,11 @@ def test_a_span_starting_at_the_epoch_is_rejected() -> None:
     span.end_time_unix_nano = 5_000
     (rejection,) = _convert(request).rejected
     assert "start_time must be" in rejection.reason
+
+
+def test_the_active_decoder_is_the_python_view_when_the_module_is_not_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert otlp_mapping.active_decoder() == "compiled"
+    monkeypatch.setattr(otlp_mapping, "_otlp_wire", None)
+    assert otlp_mapping.active_decoder() == "python"

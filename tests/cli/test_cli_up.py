@@ -33,7 +33,9 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> dic
     while True:
         line = lines.get(timeout=timeout).strip()
         key, sep, value = line.partition("=")
-        if line.startswith("demo project"):
+        if "OTLP decoder: " in line:
+            found["decoder"] = line.split("OTLP decoder: ", 1)[1]
+        elif line.startswith("demo project"):
             found["demo"] = line
         elif line.startswith("dashboard sign-in: "):
             found["sign-in"] = line.removeprefix("dashboard sign-in: ")
@@ -66,7 +68,7 @@ def test_up_demo_serves_seeded_traces_and_stops_cleanly(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "haloscope.platform.cli.main", "up", "--demo"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         text=True,
         env=env,
     )
@@ -74,6 +76,7 @@ def test_up_demo_serves_seeded_traces_and_stops_cleanly(tmp_path: Path) -> None:
         found = _read_until(proc, "dashboard sign-in: ", timeout=180)
         base = found["HALOSCOPE_HOST"]
         assert base == f"http://127.0.0.1:{port}"
+        assert found["decoder"] == "compiled C fast path"  # logged once at start
         token = f"{found['HALOSCOPE_PUBLIC_KEY']}:{found['HALOSCOPE_SECRET_KEY']}"
         auth = {"Authorization": "Basic " + base64.b64encode(token.encode()).decode()}
         with httpx.Client(base_url=base, headers=auth, timeout=30) as client:

@@ -46,6 +46,13 @@ except ImportError:  # not compiled: the Python view decodes every request
 else:
     _otlp_wire.set_types(SpanRecord, FastPathDeclined)
 
+
+def active_decoder() -> str:
+    """Which OTLP protobuf decoder runs: ``compiled`` (the C fast path, declining to the
+    Python view what it does not take) or ``python`` (the module was not built)."""
+    return "python" if _otlp_wire is None else "compiled"
+
+
 OPENINFERENCE_KINDS: dict[str, str] = {
     "LLM": "llm",
     "RETRIEVER": "retrieval",
