@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -47,7 +48,7 @@ print(json.dumps({"result": result, "outside": outside, "platform": platform,
 """
 
 
-def _wheel(source: Path, out: Path) -> Path:
+def _wheel(source: Path, out: Path, env: dict[str, str] | None = None) -> Path:
     before = set(out.glob("*.whl"))
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
@@ -55,6 +56,7 @@ def _wheel(source: Path, out: Path) -> Path:
         check=True,
         capture_output=True,
         timeout=300,
+        env=env,
     )
     (built,) = set(out.glob("*.whl")) - before
     return built
@@ -147,3 +149,18 @@ def test_the_sdk_wheel_installs_alone_without_a_compiler(
     )
     installed = {p["name"]: p["version"] for p in json.loads(listed.stdout)}
     assert installed["haloscope-sdk"] == installed["haloscope"] == "0.1.0"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_without_a_compiler_the_server_wheel_builds_pure_and_decodes_otlp_in_python(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty)}
+    wheel = _wheel(REPO, tmp_path, env=env)
+    names, _ = _metadata(wheel)
+    assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
+    assert not any(n.endswith(".so") for n in names)
+    assert "haloscope/platform/ingest/otlp_view.py" in names
