@@ -48,38 +48,46 @@ def smollm_reference() -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.fixture(scope="session")
-def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised 2-layer Llama (GQA, untied head) saved as safetensors."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM
+TINY_SHAPE = {
+    "vocab_size": len(TINY_WORDS) + 3,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 256,
+    "rms_norm_eps": 1e-5,
+    "tie_word_embeddings": False,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+}
+"""The tiny models' shared shape: GQA (4 query heads over 2 KV heads), untied head."""
 
-    directory = tmp_path_factory.mktemp("tiny-llama")
+
+def save_tiny_model(directory: Path, model: torch.nn.Module) -> Path:
+    """Save a tiny random ``model`` with the tiny word-level tokenizer; the LM head is scaled
+    by 8 so that greedy choices are unambiguous."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
     vocab = {"<unk>": 0, "<s>": 1, "</s>": 2} | {w: i + 3 for i, w in enumerate(TINY_WORDS)}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer.save(str(directory / "tokenizer.json"))
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(vocab),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        rope_theta=500000.0,
-        rms_norm_eps=1e-5,
-        tie_word_embeddings=False,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():  # sharpen the random logits so greedy choices are unambiguous
+    with torch.no_grad():
         model.lm_head.weight.mul_(8.0)
     model.save_pretrained(str(directory), safe_serialization=True)
     (directory / "tokenizer_config.json").write_text(json.dumps({"add_bos_token": False}))
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 2-layer Llama (GQA, untied head) saved as safetensors."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(**TINY_SHAPE, rope_theta=500000.0))
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"), model)
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from haloscope.inference.rope import RopeScaling, RopeScalingError
 
-SUPPORTED_ARCHITECTURES = ("llama",)
+SUPPORTED_ARCHITECTURES = ("llama", "mistral", "qwen2", "qwen3")
 """Architectures the torch engine can run (GGUF ``general.architecture`` / HF ``model_type``)."""
+
+_QKV_BIAS = frozenset({"qwen2"})
+"""Families whose Q/K/V projections always carry a bias."""
+_QK_NORM = frozenset({"qwen3"})
+"""Families that RMS-normalise each head of Q and K before RoPE."""
 
 
 class UnsupportedModelError(ValueError):
@@ -18,7 +24,13 @@ class UnsupportedModelError(ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of a Llama-family decoder."""
+    """Shape of a Llama-family decoder, and the per-family features the one decoder reads.
+
+    ``qkv_bias``: Q/K/V projections have biases (Qwen2). ``qk_norm``: per-head RMSNorm of Q
+    and K before RoPE (Qwen3). ``rope_scaling``: rescaled RoPE frequencies (Llama 3.1+).
+    ``sliding_window``: attention span of sliding-window layers; the engine caps its context
+    there (:attr:`context_length`), where a window mask equals the causal mask.
+    """
 
     vocab_size: int
     hidden_size: int
@@ -31,19 +43,31 @@ class ModelConfig:
     rope_theta: float
     max_position_embeddings: int
     tie_word_embeddings: bool
+    architecture: str = "llama"
+    qkv_bias: bool = False
+    qk_norm: bool = False
+    rope_scaling: RopeScaling | None = None
+    sliding_window: int | None = None
+
+    @property
+    def context_length(self) -> int:
+        """Longest sequence the engine computes exactly: the model's, capped at the window."""
+        if self.sliding_window is None:
+            return self.max_position_embeddings
+        return min(self.max_position_embeddings, self.sliding_window)
 
     @classmethod
     def from_hf_config(cls, config: dict[str, Any], source: str) -> ModelConfig:
         """Build from a Hugging Face ``config.json`` dict; ``source`` names the file in errors."""
-        model_type = config.get("model_type", "<missing>")
-        if model_type not in SUPPORTED_ARCHITECTURES:
-            raise UnsupportedModelError(
-                f"{source}: model_type {model_type!r} is not supported; "
-                f"supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
-            )
+        model_type = _check_architecture(
+            config.get("model_type", "<missing>"), "model_type", source
+        )
+        for flag in ("attention_bias", "mlp_bias"):
+            if config.get(flag):
+                raise UnsupportedModelError(f"{source}: {flag}=true is not supported")
         # transformers >= 5 writes rope settings under "rope_parameters"; older: top level.
         rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
-        _reject_rope_scaling(rope, source)
+        rope_scaling = _rope_scaling(rope, source)
         heads = config["num_attention_heads"]
         hidden = config["hidden_size"]
         return cls(
@@ -58,23 +82,31 @@ class ModelConfig:
             rope_theta=rope.get("rope_theta") or config.get("rope_theta", 10000.0),
             max_position_embeddings=config.get("max_position_embeddings", 2048),
             tie_word_embeddings=config.get("tie_word_embeddings", False),
+            architecture=model_type,
+            qkv_bias=model_type in _QKV_BIAS,
+            qk_norm=model_type in _QK_NORM,
+            rope_scaling=rope_scaling,
+            sliding_window=_hf_sliding_window(config),
         )
 
     @classmethod
     def from_gguf_metadata(
         cls, meta: dict[str, Any], vocab_size: int, has_output: bool, source: str
     ) -> ModelConfig:
-        """Build from GGUF key/values (``llama.*``); ``has_output`` is False for tied embeddings."""
-        arch = meta.get("general.architecture", "<missing>")
-        if arch not in SUPPORTED_ARCHITECTURES:
-            raise UnsupportedModelError(
-                f"{source}: architecture {arch!r} is not supported; "
-                f"supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
-            )
+        """Build from GGUF key/values (``<arch>.*``); ``has_output`` is False for tied embeddings.
+
+        Llama 3 scaling arrives as the ``rope_freqs`` tensor, which the loader adds.
+        """
+        arch = _check_architecture(
+            meta.get("general.architecture", "<missing>"), "architecture", source
+        )
         heads = int(meta[f"{arch}.attention.head_count"])
         hidden = int(meta[f"{arch}.embedding_length"])
-        if meta.get(f"{arch}.rope.scaling.type", "none") not in ("none", None):
-            _reject_rope_scaling({"type": meta[f"{arch}.rope.scaling.type"]}, source)
+        scaling_type = meta.get(f"{arch}.rope.scaling.type") or "none"
+        scaling = {"none": "default"}.get(scaling_type, scaling_type)
+        head_dim = meta.get(f"{arch}.attention.key_length") or meta.get(
+            f"{arch}.rope.dimension_count"
+        )
         return cls(
             vocab_size=vocab_size,
             hidden_size=hidden,
@@ -82,11 +114,17 @@ class ModelConfig:
             num_layers=int(meta[f"{arch}.block_count"]),
             num_heads=heads,
             num_kv_heads=int(meta.get(f"{arch}.attention.head_count_kv", heads)),
-            head_dim=int(meta.get(f"{arch}.rope.dimension_count", hidden // heads)),
+            head_dim=int(head_dim or hidden // heads),
             rms_norm_eps=float(meta.get(f"{arch}.attention.layer_norm_rms_epsilon", 1e-5)),
             rope_theta=float(meta.get(f"{arch}.rope.freq_base", 10000.0)),
             max_position_embeddings=int(meta.get(f"{arch}.context_length", 2048)),
             tie_word_embeddings=not has_output,
+            architecture=arch,
+            qkv_bias=arch in _QKV_BIAS,
+            qk_norm=arch in _QK_NORM,
+            rope_scaling=_rope_scaling(
+                {"type": scaling, "factor": meta.get(f"{arch}.rope.scaling.factor")}, source
+            ),
         )
 
     def kv_bytes_per_token(self, dtype: torch.dtype) -> int:
@@ -95,14 +133,31 @@ class ModelConfig:
         return 2 * self.num_layers * self.num_kv_heads * self.head_dim * element
 
 
-def _reject_rope_scaling(rope_scaling: dict[str, Any] | None, source: str) -> None:
-    if not rope_scaling:
-        return
-    kind = rope_scaling.get("rope_type") or rope_scaling.get("type")
-    if kind not in (None, "default"):
+def _check_architecture(found: str, key: str, source: str) -> str:
+    if found not in SUPPORTED_ARCHITECTURES:
         raise UnsupportedModelError(
-            f"{source}: rope scaling {kind!r} is not supported; supported: plain RoPE (rope_theta)"
+            f"{source}: {key} {found!r} is not supported; "
+            f"supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
         )
+    return found
+
+
+def _rope_scaling(params: dict[str, Any], source: str) -> RopeScaling | None:
+    try:
+        return RopeScaling.from_hf(params)
+    except RopeScalingError as error:
+        raise UnsupportedModelError(f"{source}: {error}") from None
+
+
+def _hf_sliding_window(config: dict[str, Any]) -> int | None:
+    """The window if any layer uses one: Mistral's ``sliding_window``, Qwen's sliding layers."""
+    window = config.get("sliding_window")
+    if config.get("model_type") == "mistral" or window is None:
+        return window
+    layer_types = config.get("layer_types")
+    if layer_types is None:
+        return window if config.get("use_sliding_window") else None
+    return window if "sliding_attention" in layer_types else None
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,8 @@ class TorchJudgeEngine(JudgeEngine):
         )
         self.scheduler = Scheduler(self.blocks, config.max_num_seqs, config.max_num_batched_tokens)
         self.max_model_len = min(
-            config.max_model_len or loaded.config.max_position_embeddings,
-            loaded.config.max_position_embeddings,
+            config.max_model_len or loaded.config.context_length,
+            loaded.config.context_length,
         )
         self._busy = threading.Lock()
         self._hidden_layer: int | None = None  # set for the duration of a call that asks

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from haloscope.inference.config import ModelConfig, UnsupportedModelError
+from haloscope.inference.rope import RopeScaling
 from haloscope.inference.tokenizer import TextTokenizer, tokenizer_from_dir, tokenizer_from_gguf
 
 SUPPORTED_FORMATS = "a .gguf file or a directory with config.json + *.safetensors + tokenizer.json"
@@ -22,6 +23,8 @@ _GGUF_LAYER_NAMES = {
     "attn_k": "self_attn.k_proj",
     "attn_v": "self_attn.v_proj",
     "attn_output": "self_attn.o_proj",
+    "attn_q_norm": "self_attn.q_norm",
+    "attn_k_norm": "self_attn.k_norm",
     "ffn_gate": "mlp.gate_proj",
     "ffn_up": "mlp.up_proj",
     "ffn_down": "mlp.down_proj",
@@ -31,6 +34,10 @@ _GGUF_GLOBAL_NAMES = {
     "output_norm.weight": "model.norm.weight",
     "output.weight": "lm_head.weight",
 }
+_GGUF_ROPE_FREQS = "rope_freqs.weight"
+"""llama.cpp's per-frequency divisors for Llama 3 RoPE scaling."""
+_GGUF_PERMUTED_QK = frozenset({"llama"})
+"""Architectures whose Q/K rows llama.cpp permutes for its interleaved RoPE."""
 _GGUF_LAYER_RE = re.compile(r"blk\.(\d+)\.(\w+)\.(weight|bias)")
 
 
@@ -45,7 +52,7 @@ class LoadedModel:
 
 
 def load_model(path: str | Path) -> LoadedModel:
-    """Load a Llama-family model from ``path`` (GGUF file or safetensors directory)."""
+    """Load a supported model (``SUPPORTED_ARCHITECTURES``) from a GGUF file or safetensors dir."""
     path = Path(path)
     if path.is_file() and path.suffix == ".gguf":
         return _load_gguf(path)
@@ -87,11 +94,13 @@ def _load_gguf(path: Path) -> LoadedModel:
     for tensor in reader.tensors:
         shape = [int(d) for d in reversed(tensor.shape)]
         array = dequantize(tensor.data, tensor.tensor_type).reshape(shape)
-        name = _hf_name(tensor.name, str(path))
-        if name.endswith("q_proj.weight"):
-            array = _unpermute_rope(array, config.num_heads)
-        elif name.endswith("k_proj.weight"):
-            array = _unpermute_rope(array, config.num_kv_heads)
+        if tensor.name == _GGUF_ROPE_FREQS:
+            factors = tuple(float(f) for f in array)
+            config = replace(config, rope_scaling=RopeScaling("factors", freq_factors=factors))
+            continue
+        name = _hf_name(tensor.name, config.architecture, str(path))
+        if config.architecture in _GGUF_PERMUTED_QK:
+            array = _unpermute_qk(name, array, config)
         weights[name] = torch.tensor(array, dtype=torch.float32)
     return LoadedModel(str(path), config, weights, tokenizer_from_gguf(meta, str(path)))
 
@@ -105,14 +114,22 @@ def _gguf_metadata(reader: Any) -> dict[str, Any]:
     return meta
 
 
-def _hf_name(gguf_name: str, source: str) -> str:
+def _hf_name(gguf_name: str, arch: str, source: str) -> str:
     if gguf_name in _GGUF_GLOBAL_NAMES:
         return _GGUF_GLOBAL_NAMES[gguf_name]
     match = _GGUF_LAYER_RE.fullmatch(gguf_name)
     if match is None or match.group(2) not in _GGUF_LAYER_NAMES:
-        raise UnsupportedModelError(f"{source}: unexpected GGUF tensor {gguf_name!r} for llama")
+        raise UnsupportedModelError(f"{source}: unexpected GGUF tensor {gguf_name!r} for {arch}")
     layer, part, kind = match.groups()
     return f"model.layers.{layer}.{_GGUF_LAYER_NAMES[part]}.{kind}"
+
+
+def _unpermute_qk(name: str, array: np.ndarray, config: ModelConfig) -> np.ndarray:
+    if name.endswith(("q_proj.weight", "q_proj.bias")):
+        return _unpermute_rope(array, config.num_heads)
+    if name.endswith(("k_proj.weight", "k_proj.bias")):
+        return _unpermute_rope(array, config.num_kv_heads)
+    return array
 
 
 def _unpermute_rope(weight: np.ndarray, num_heads: int) -> np.ndarray:

@@ -1,5 +1,8 @@
 """Llama-family decoder over flat token batches: RMSNorm, RoPE, GQA, SwiGLU, paged attention.
 
+One decoder serves Llama, Mistral, Qwen2 and Qwen3; their differences are data on
+:class:`ModelConfig` (Q/K/V bias, per-head Q/K norm, RoPE scaling).
+
 Logits are computed only where they are read: when a step's batch names its logit rows
 (``AttentionBatch.logit_queries``), the last layer stores every row's K/V and then attends,
 projects and runs its MLP for those rows alone; the LM head sees only them too.
@@ -18,6 +21,7 @@ from haloscope.inference.attention import (
 )
 from haloscope.inference.config import ModelConfig
 from haloscope.inference.kv_cache import KVCache
+from haloscope.inference.rope import apply_rope, rope_inv_freq
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -27,21 +31,21 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * x32.to(x.dtype)
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding in rotate-half layout; ``x`` is [T, heads, D], ``cos``/``sin`` [T, D]."""
-    half = x.shape[-1] // 2
-    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-    return x * cos[:, None, :] + rotated * sin[:, None, :]
-
-
 class _Layer:
     """One decoder layer's weights (Q/K/V and gate/up fused for fewer matmuls)."""
 
-    def __init__(self, weights: dict[str, torch.Tensor], prefix: str) -> None:
+    def __init__(self, weights: dict[str, torch.Tensor], prefix: str, config: ModelConfig) -> None:
         attn, mlp = f"{prefix}.self_attn", f"{prefix}.mlp"
         self.input_norm = weights[f"{prefix}.input_layernorm.weight"]
         self.post_norm = weights[f"{prefix}.post_attention_layernorm.weight"]
         self.qkv = torch.cat([weights[f"{attn}.{p}_proj.weight"] for p in "qkv"])
+        self.qkv_bias = (
+            torch.cat([weights[f"{attn}.{p}_proj.bias"] for p in "qkv"])
+            if config.qkv_bias
+            else None
+        )
+        self.q_norm = weights[f"{attn}.q_norm.weight"] if config.qk_norm else None
+        self.k_norm = weights[f"{attn}.k_norm.weight"] if config.qk_norm else None
         self.o = weights[f"{attn}.o_proj.weight"]
         self.gate_up = torch.cat(
             [weights[f"{mlp}.gate_proj.weight"], weights[f"{mlp}.up_proj.weight"]]
@@ -64,9 +68,9 @@ class LlamaModel:
         self.embed = w["model.embed_tokens.weight"]
         self.norm = w["model.norm.weight"]
         self.lm_head = self.embed if config.tie_word_embeddings else w["lm_head.weight"]
-        self.layers = [_Layer(w, f"model.layers.{i}") for i in range(config.num_layers)]
-        exponents = torch.arange(0, config.head_dim, 2, dtype=torch.int64).float() / config.head_dim
-        self.inv_freq = (1.0 / (config.rope_theta**exponents)).to(device)
+        self.layers = [_Layer(w, f"model.layers.{i}", config) for i in range(config.num_layers)]
+        inv_freq = rope_inv_freq(config.head_dim, config.rope_theta, config.rope_scaling)
+        self.inv_freq = inv_freq.to(device)
 
     @torch.inference_mode()
     def forward(
@@ -142,7 +146,11 @@ class LlamaModel:
         q_size = cfg.num_heads * cfg.head_dim
         kv_size = cfg.num_kv_heads * cfg.head_dim
         x = rms_norm(h, layer.input_norm, cfg.rms_norm_eps)
-        q, k, v = F.linear(x, layer.qkv).split([q_size, kv_size, kv_size], dim=-1)
-        q = apply_rope(q.view(-1, cfg.num_heads, cfg.head_dim), cos, sin)
-        k = apply_rope(k.view(-1, cfg.num_kv_heads, cfg.head_dim), cos, sin)
+        q, k, v = F.linear(x, layer.qkv, layer.qkv_bias).split([q_size, kv_size, kv_size], dim=-1)
+        q = q.view(-1, cfg.num_heads, cfg.head_dim)
+        k = k.view(-1, cfg.num_kv_heads, cfg.head_dim)
+        if layer.q_norm is not None and layer.k_norm is not None:
+            q = rms_norm(q, layer.q_norm, cfg.rms_norm_eps)
+            k = rms_norm(k, layer.k_norm, cfg.rms_norm_eps)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         return q, k, v.view(-1, cfg.num_kv_heads, cfg.head_dim)

@@ -1,0 +1,164 @@
+"""Every supported family, as a tiny random model, computes what transformers computes.
+
+Each family's special features are switched on: Llama 3 / linear / dynamic RoPE scaling with a
+short original context so the scaling matters, Mistral's sliding window, Qwen2's non-zero
+Q/K/V biases, Qwen3's non-trivial per-head Q/K norms and a head_dim unlike hidden / heads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from haloscope.inference import JudgePrompt, SamplingParams, UnsupportedModelError
+from haloscope.inference.config import EngineConfig
+from haloscope.inference.engine import TorchJudgeEngine
+from haloscope.inference.loader import LoadedModel, load_model
+from transformers import AutoModelForCausalLM
+
+from tests.inference.conftest import DEVICE, TINY_SHAPE, save_tiny_model, tiny_prompt
+from tests.inference.gguf_export import export_gguf
+
+LLAMA3_ROPE = {
+    "rope_type": "llama3",
+    "rope_theta": 500000.0,
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 16,
+}
+FAMILIES = {
+    "llama3": ("LlamaConfig", "LlamaForCausalLM", {"rope_parameters": LLAMA3_ROPE}),
+    "llama-linear": (
+        "LlamaConfig",
+        "LlamaForCausalLM",
+        {"rope_parameters": {"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0}},
+    ),
+    "llama-dynamic": (
+        "LlamaConfig",
+        "LlamaForCausalLM",
+        {"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}},
+    ),
+    "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": 48}),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {}),
+    "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {"head_dim": 32}),
+}
+RUBRIC = tiny_prompt(100, 13) + " "
+
+
+def _randomise_special_weights(model: torch.nn.Module) -> None:
+    """Biases and Q/K norms start at 0 and 1 in transformers; make them matter."""
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("_proj.bias"):
+                param.normal_(0.0, 0.5)
+            elif name.endswith(("q_norm.weight", "k_norm.weight")):
+                param.uniform_(0.5, 1.5)
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def family(request, tmp_path_factory) -> tuple[str, Path]:
+    """(name, directory) of a tiny random model of one family, saved as safetensors."""
+    import transformers
+
+    config_name, model_name, features = FAMILIES[request.param]
+    torch.manual_seed(0)
+    config = getattr(transformers, config_name)(**TINY_SHAPE, **features)
+    model = getattr(transformers, model_name)(config)
+    _randomise_special_weights(model)
+    return request.param, save_tiny_model(tmp_path_factory.mktemp(request.param), model)
+
+
+def _engine(loaded: LoadedModel, **options: object) -> TorchJudgeEngine:
+    options = {"num_threads": 1, "block_size": 4, "device": DEVICE, **options}
+    return TorchJudgeEngine(loaded, EngineConfig(**options))  # type: ignore[arg-type]
+
+
+def _reference(directory: Path) -> torch.nn.Module:
+    return AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).eval()
+
+
+def _ids(engine: TorchJudgeEngine, prompt: JudgePrompt) -> list[int]:
+    return engine.tokenizer.encode(prompt.prefix) + engine.tokenizer.encode(prompt.suffix)
+
+
+def _assert_logits_match(engine: TorchJudgeEngine, reference: torch.nn.Module) -> None:
+    ids = _ids(engine, JudgePrompt(RUBRIC, tiny_prompt(2, 14)))
+    with torch.no_grad():
+        expected = reference(torch.tensor([ids])).logits[0]
+    torch.testing.assert_close(engine.prompt_logits(ids), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_logits_and_greedy_generation_match_transformers(family) -> None:
+    _, directory = family
+    engine, reference = _engine(load_model(directory)), _reference(directory)
+    assert torch.equal(engine.model.inv_freq.cpu(), reference.model.rotary_emb.inv_freq)
+    _assert_logits_match(engine, reference)
+    prompts = [JudgePrompt(RUBRIC, tiny_prompt(i, 4 + 3 * i)) for i in range(3)]
+    result = engine.generate(prompts, SamplingParams(max_tokens=12))
+    for prompt, generation in zip(prompts, result.generations, strict=True):
+        ids = _ids(engine, prompt)
+        out = reference.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False)
+        assert generation.token_ids == out[0, len(ids) :].tolist()
+
+
+def test_prefix_cache_on_and_off_give_identical_outputs(family) -> None:
+    loaded = load_model(family[1])
+    prompts = [JudgePrompt(RUBRIC, tiny_prompt(i, 5 + 2 * i)) for i in range(4)]
+    runs = {}
+    for caching in (True, False):
+        result = _engine(loaded, enable_prefix_caching=caching).generate(
+            prompts, SamplingParams(max_tokens=8)
+        )
+        runs[caching] = result
+    assert runs[True].stats.cached_tokens > 0 and runs[False].stats.cached_tokens == 0
+    for cached, plain in zip(runs[True].generations, runs[False].generations, strict=True):
+        assert cached.token_ids == plain.token_ids
+        assert cached.logprobs == pytest.approx(plain.logprobs, abs=1e-4)
+
+
+@pytest.mark.parametrize("family", ["mistral"], indirect=True)
+def test_mistral_context_is_capped_at_the_sliding_window(family) -> None:
+    engine = _engine(load_model(family[1]))
+    assert engine.max_model_len == 48
+    result = engine.generate([JudgePrompt(RUBRIC, tiny_prompt(3, 40))], SamplingParams())
+    assert "context window 48" in (result.generations[0].error or "")
+
+
+def test_gguf_export_loads_the_same_weights_and_logits(family, tmp_path) -> None:
+    name, directory = family
+    reference = _reference(directory)
+    from_gguf = load_model(export_gguf(reference, directory, tmp_path / f"{name}.gguf"))
+    from_dir = load_model(directory)
+    assert from_gguf.weights.keys() == from_dir.weights.keys()
+    for key, tensor in from_dir.weights.items():
+        assert torch.equal(from_gguf.weights[key], tensor), key
+    # The GGUF's BPE vocabulary cannot spell the tiny words; the directory's tokenizer does.
+    loaded = LoadedModel(from_gguf.source, from_gguf.config, from_gguf.weights, from_dir.tokenizer)
+    _assert_logits_match(_engine(loaded), reference)
+
+
+@pytest.mark.parametrize("family", ["llama-dynamic"], indirect=True)
+def test_dynamic_rope_runs_only_within_the_unscaled_context(family) -> None:
+    # transformers rescales dynamic NTK RoPE only past max_position_embeddings.
+    assert _engine(load_model(family[1])).max_model_len == TINY_SHAPE["max_position_embeddings"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"model_type": "gemma2"},
+            "model_type 'gemma2' is not supported; supported: llama, mistral",
+        ),
+        ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, "'yarn' is not supported"),
+        ({"attention_bias": True}, "attention_bias=true is not supported"),
+    ],
+)
+def test_unsupported_architectures_and_features_are_named(tmp_path, overrides, message) -> None:
+    config = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4} | overrides
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(UnsupportedModelError, match=message):
+        load_model(tmp_path)
