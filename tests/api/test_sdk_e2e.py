@@ -79,3 +79,28 @@ def test_observed_functions_arrive_as_one_tree(live_api: LiveApi, sdk_keys: Proj
         retrieval["span_id"],
         llm["span_id"],
     ]
+
+
+def test_sdk_scores_reach_the_trace_detail(live_api: LiveApi, sdk_keys: ProjectKeys) -> None:
+    @sdk.observe(as_type="llm")
+    def generate() -> tuple[str, str]:
+        sdk.score("helpful", True, comment="clear answer", author="ann")
+        return sdk.current_trace_id(), sdk.current_span_id()
+
+    trace_id, span_id = generate()
+    assert sdk.flush(timeout=20)
+    live_api.flush()
+    # Feedback arriving after the trace is stored: placed at the stored trace's start.
+    sdk.score("tone", "polite", trace_id=trace_id, idempotency_key="tone-1")
+    sdk.score("tone", "rude", trace_id=trace_id, idempotency_key="tone-1")
+    assert sdk.flush(timeout=20)
+
+    with httpx.Client(base_url=live_api.base_url, auth=sdk_keys.basic_auth) as client:
+        trace = client.get(f"/api/v1/traces/{trace_id}").json()
+    by_name = {score["name"]: score for score in trace["scores"]}
+    assert len(trace["scores"]) == 2
+    helpful, tone = by_name["helpful"], by_name["tone"]
+    assert helpful["span_id"] == span_id and helpful["value"] is True
+    assert helpful["source"] == "sdk" and helpful["comment"] == "clear answer"
+    assert helpful["timestamp"] == trace["spans"][0]["start_time"]
+    assert tone["span_id"] is None and tone["value"] == "rude"

@@ -19,7 +19,9 @@ SECRET_KEY = "sk-test"
 
 
 class RecordingIngestServer:
-    """Serves ``POST /api/v1/ingest``, records each decoded batch, answers scripted statuses.
+    """Serves ``POST /api/v1/ingest`` and ``POST /api/v1/scores``, records each decoded batch
+    (span batches in ``batches``, score batches in ``score_batches``), answers scripted
+    statuses.
 
     ``script(status, times=n, headers=..., body=...)`` queues replies used before the
     default ``200``; a scripted reply does not record the batch (the platform did not
@@ -34,6 +36,7 @@ class RecordingIngestServer:
             "Basic " + base64.b64encode(f"{PUBLIC_KEY}:{SECRET_KEY}".encode()).decode()
         )
         self.batches: list[dict[str, Any]] = []
+        self.score_batches: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self._script: list[tuple[int, dict[str, str], bytes]] = []
         self._lock = threading.Lock()
@@ -75,10 +78,12 @@ class RecordingIngestServer:
         with self._lock:
             self.requests.append({"time": time.monotonic(), "auth": auth, "path": handler.path})
             status, headers, payload = self._script.pop(0) if self._script else (200, {}, b"")
+            scores = handler.path.endswith("/api/v1/scores")
             if status in (200, 207):
-                self.batches.append(batch)
+                (self.score_batches if scores else self.batches).append(batch)
             if status == 200:
-                payload = json.dumps({"accepted": len(batch["spans"]), "rejected": []}).encode()
+                items = batch["scores"] if scores else batch["spans"]
+                payload = json.dumps({"accepted": len(items), "rejected": []}).encode()
         handler.send_response(status)
         for key, value in headers.items():
             handler.send_header(key, value)
@@ -92,6 +97,12 @@ class RecordingIngestServer:
         """Every recorded span, in arrival order."""
         with self._lock:
             return [span for batch in self.batches for span in batch["spans"]]
+
+    @property
+    def scores(self) -> list[dict[str, Any]]:
+        """Every recorded score, in arrival order."""
+        with self._lock:
+            return [score for batch in self.score_batches for score in batch["scores"]]
 
     def by_name(self) -> dict[str, dict[str, Any]]:
         """Recorded spans keyed by name (the last one wins)."""

@@ -139,6 +139,11 @@ def test_the_schema_lists_the_query_and_job_routes(live_api: LiveApi) -> None:
     paths = {op.path for op in api_operations(live_api.app.openapi())}
     assert {"/api/v1/traces", "/api/v1/traces/{trace_id}", "/api/v1/metrics"} <= paths
     assert {"/api/v1/sampling-rules/{rule}", "/api/v1/eval-runs/{run_id}"} <= paths
+    assert {
+        "/api/v1/scores",
+        "/api/v1/scores/{score_id}",
+        "/api/v1/score-configs/{config}",
+    } <= paths
 
 
 def test_every_api_operation_answers_arbitrary_parameters(

@@ -53,11 +53,18 @@ def victim(dashboard: LiveDashboard) -> Victim:
                 {"name": rule, "sample_rate": 0.5, "filters": {"release": f"{secret}-r"}},
             ),
             ("/api/v1/alert-rules", {"name": rule, "metric": metric}),
+            (
+                "/api/v1/score-configs",
+                {"name": rule, "value_type": "boolean", "description": f"{secret}-config"},
+            ),
         ):
             response = api.post(path, json=body)
             assert response.status_code == 201, (path, response.text)
             if path == "/api/v1/sampling-rules":
                 rule_id = response.json()["id"]
+        score = {"trace_id": trace[0]["trace_id"], "name": rule, "value": True}
+        posted = api.post("/api/v1/scores", json={**score, "comment": f"{secret}-score"})
+        assert posted.status_code == 200, posted.text
     with dashboard.sessionmaker() as db:
         key_id = list_api_keys(db, project.project_id)[0].id
     path_values = {
@@ -70,6 +77,8 @@ def victim(dashboard: LiveDashboard) -> Victim:
         "report_id": str(uuid.uuid4()),
         "project_id": project.project_id,
         "key_id": key_id,
+        "score_id": posted.json()["scores"][0]["id"],
+        "config": rule,
     }
     query_values = {"project": project.project_id, "rule": rule}
     return Victim(project, path_values, query_values, (secret, project.name))
@@ -154,8 +163,10 @@ def test_another_projects_key_never_reaches_the_victims_data(
         for case in guarded:
             if case.is_api and case.method == "GET" and case.path_params:
                 assert own.get(url_for(case, victim)).status_code in (200, 404), str(case)
-        for path in ("sampling-rules", "alert-rules"):
+        for path in ("sampling-rules", "alert-rules", "score-configs"):
             assert own.get(f"/api/v1/{path}/{victim.path_values['rule']}").status_code == 200
+        scores = own.get("/api/v1/scores").json()["data"]
+        assert [s["id"] for s in scores] == [victim.path_values["score_id"]]
 
 
 def test_a_non_member_session_is_refused_on_every_page(

@@ -78,7 +78,13 @@ def test_every_table_has_a_replicated_local_table_and_a_distributed_twin(
         )
         assert expected_engine in local_ddl
         assert f"PARTITION BY {table['partition_key']}" in local_ddl
-        assert f"ORDER BY ({table['sorting_key']})" in local_ddl
+        # The sorting key as last set: by CREATE TABLE, or by a later MODIFY ORDER BY.
+        order_by = [f"ORDER BY ({table['sorting_key']})" in local_ddl] + [
+            f"MODIFY ORDER BY ({table['sorting_key']})" in s
+            for s in statements
+            if s.startswith(f"ALTER TABLE {local} ON CLUSTER {CLUSTER} ") and "ORDER BY" in s
+        ]
+        assert order_by[-1], name
         twin = f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER {CLUSTER} AS {local} ENGINE = "
         distributed = [s for s in statements if s.startswith(twin)]
         key = "trace_id" if "trace_id" in _columns(driver, name) else "project_id"
@@ -97,8 +103,12 @@ def test_column_changes_reach_both_tables_and_ttl_only_the_local_one(
         assert f"ALTER TABLE {table} {add}" in alters
     ttl = [s for s in alters if "MODIFY TTL" in s]
     assert {s.split()[2] for s in ttl} == {"spans_local", "scores_local"}
-    engine_level = [s for s in alters if re.search(r"\b(TTL|PROJECTION|SETTING)\b", s)]
+    engine_level = [s for s in alters if re.search(r"\b(TTL|PROJECTION|SETTING|ORDER)\b", s)]
     assert engine_level and all(s.split()[2].endswith("_local") for s in engine_level)
+    # A sorting key grows by a column added in the same ALTER: the Distributed twin gets the
+    # column only.
+    add = f"ON CLUSTER {CLUSTER} (ADD COLUMN IF NOT EXISTS `score_id` String"
+    assert [s.split()[2] for s in alters if add in s] == ["scores_local", "scores"]
     assert all(f"ON CLUSTER {CLUSTER}" in s for s in alters)
 
 

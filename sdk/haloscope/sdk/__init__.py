@@ -16,8 +16,11 @@ from .context import ContextExecutor, wrap_context
 from .exporter import ExportStats
 from .observe import observe
 from .pricing import compute_cost, get_model_price, register_model_price
+from .scores import score
 from .spans import Span, set_clock
 from .tracing import (
+    current_span_id,
+    current_trace_id,
     get_current_span_id,
     get_current_trace_id,
     span,
@@ -32,6 +35,8 @@ __all__ = [
     "Span",
     "__version__",
     "compute_cost",
+    "current_span_id",
+    "current_trace_id",
     "flush",
     "get_client",
     "get_current_span_id",
@@ -40,6 +45,7 @@ __all__ = [
     "init",
     "observe",
     "register_model_price",
+    "score",
     "set_clock",
     "shutdown",
     "span",

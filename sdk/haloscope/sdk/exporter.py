@@ -1,8 +1,10 @@
 """Background export: bounded queue -> batches -> gzip JSON POST with retries.
 
 The caller's only cost is :meth:`BatchExporter.enqueue` (a deque append). A daemon
-thread wakes every ``flush_interval`` seconds, or as soon as ``flush_at`` spans are
-waiting, serialises them, and posts them. Nothing here ever raises into the caller.
+thread wakes every ``flush_interval`` seconds, or as soon as ``flush_at`` items are
+waiting, serialises them, and posts them: spans to the ingest endpoint, scores (JSON-ready
+dicts from :func:`haloscope.sdk.scores.score`) to the score endpoint. Nothing here ever
+raises into the caller.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
+from typing import Any
 
 from ._logging import log_once, logger
 from ._version import __version__
 from .spans import Span
-from .transport import IngestTransport
+from .transport import INGEST_PATH, SCORES_PATH, IngestTransport
 from .wire import SpanEncoder
 
 MAX_BATCH_BYTES = 4 * 1024 * 1024
+MAX_SCORE_BATCH = 500  # the score endpoint takes up to 1000 per request
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0
 # Up to this fraction is added to a server's Retry-After, so that clients refused together
@@ -37,7 +41,8 @@ _BODY_HEAD = (
 
 @dataclass(slots=True)
 class ExportStats:
-    """Counters of what happened to finished spans (spans, not batches, unless named so)."""
+    """Counters of what happened to finished spans and scores (items, not batches, unless
+    named so)."""
 
     sent: int = 0
     dropped: int = 0
@@ -76,7 +81,7 @@ class BatchExporter:
         self._interval = flush_interval
         self._max_queue = max_queue_size
         self._max_retries = max_retries
-        self._queue: collections.deque[Span | _FlushMarker] = collections.deque()
+        self._queue: collections.deque[Span | dict[str, Any] | _FlushMarker] = collections.deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._give_up_at: float | None = None
@@ -90,8 +95,8 @@ class BatchExporter:
 
     # -- caller side ---------------------------------------------------------------------------
 
-    def enqueue(self, span: Span) -> None:
-        """Queue a finished span; drop it (and count it) when the queue is full."""
+    def enqueue(self, span: Span | dict[str, Any]) -> None:
+        """Queue a finished span or a score; drop it (and count it) when the queue is full."""
         queue = self._queue
         if len(queue) >= self._max_queue:
             self.stats.dropped += 1
@@ -136,16 +141,26 @@ class BatchExporter:
 
     def _drain(self) -> None:
         batch: list[str] = []
+        scores: list[dict[str, Any]] = []
         size = 0
         while True:
             try:
                 item = self._queue.popleft()
             except IndexError:
                 break
+            if isinstance(item, dict):
+                scores.append(item)
+                if len(scores) >= MAX_SCORE_BATCH:
+                    self._deliver_scores(scores)
+                    scores = []
+                continue
             if isinstance(item, _FlushMarker):
                 if batch:
                     self._deliver(batch)
                     batch, size = [], 0
+                if scores:
+                    self._deliver_scores(scores)
+                    scores = []
                 item.done.set()
                 continue
             try:
@@ -162,14 +177,23 @@ class BatchExporter:
                 batch, size = [], 0
         if batch:
             self._deliver(batch)
+        if scores:  # after the spans they may target
+            self._deliver_scores(scores)
 
     def _deliver(self, batch: list[str]) -> None:
         body = gzip.compress((_BODY_HEAD + ",".join(batch) + "]}").encode("utf-8"), 6)
-        count = len(batch)
+        self._post(body, len(batch), INGEST_PATH)
+
+    def _deliver_scores(self, scores: list[dict[str, Any]]) -> None:
+        body = gzip.compress(json.dumps({"scores": scores}).encode("utf-8"), 6)
+        self._post(body, len(scores), SCORES_PATH)
+
+    def _post(self, body: bytes, count: int, path: str) -> None:
+        """POST one gzipped batch of ``count`` items to ``path``, retrying what may pass later."""
         for attempt in range(self._max_retries + 1):
             retry_after: float | None = None
             try:
-                reply = self._transport.post(body)
+                reply = self._transport.post(body, path)
             except (OSError, http.client.HTTPException) as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -192,7 +216,7 @@ class BatchExporter:
             self.stats.retries += 1
             logger.debug("haloscope: retrying batch after %s", problem)
         self.stats.failed += count
-        log_once("delivery", "haloscope: could not deliver spans to the ingest API (%s)", problem)
+        log_once("delivery", "haloscope: could not deliver a batch to the API (%s)", problem)
 
     def _backoff(self, attempt: int, retry_after: float | None) -> bool:
         """Sleep before the next attempt: the server's ``Retry-After`` (plus a little jitter) when
@@ -222,7 +246,10 @@ class BatchExporter:
         if rejected:
             reasons = "; ".join(str(r.get("reason", r)) for r in rejected[:5])
             log_once(
-                "rejected", "haloscope: ingest rejected %d span(s): %s", len(rejected), reasons
+                "rejected",
+                "haloscope: the API rejected %d span(s) or score(s): %s",
+                len(rejected),
+                reasons,
             )
 
     def _after_fork(self) -> None:

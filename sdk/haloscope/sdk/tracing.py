@@ -129,3 +129,8 @@ def get_current_span_id() -> str | None:
     """The active span's id (16 hex digits), ``None`` outside of a span."""
     active = current_span.get()
     return active.span_id if active is not None else None
+
+
+# The names ``score()``'s documentation uses.
+current_trace_id = get_current_trace_id
+current_span_id = get_current_span_id

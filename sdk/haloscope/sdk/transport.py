@@ -1,4 +1,5 @@
-"""HTTP POST of one gzip-compressed batch to the ingest endpoint (``http.client``, keep-alive)."""
+"""HTTP POST of one gzip-compressed batch to the ingest or score endpoint (``http.client``,
+keep-alive)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from ._version import __version__
 
 INGEST_PATH = "/api/v1/ingest"
+SCORES_PATH = "/api/v1/scores"
 MAX_RETRY_AFTER_S = 60.0
 
 
@@ -39,13 +41,13 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 class IngestTransport:
-    """One persistent connection to ``{host}/api/v1/ingest``, re-opened after errors."""
+    """One persistent connection to ``host`` (its API paths), re-opened after errors."""
 
     def __init__(self, host: str, public_key: str, secret_key: str, timeout: float) -> None:
         parts = urlsplit(host)
         self._https = parts.scheme == "https"
         self._netloc = parts.netloc
-        self._path = parts.path.rstrip("/") + INGEST_PATH
+        self._base_path = parts.path.rstrip("/")
         self._timeout = timeout
         token = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode("ascii")
         self._headers = {
@@ -62,11 +64,12 @@ class IngestTransport:
             self._conn = cls(self._netloc, timeout=self._timeout)
         return self._conn
 
-    def post(self, gzipped_body: bytes) -> IngestResponse:
-        """Send one batch; raises ``OSError``/``http.client.HTTPException`` on transport errors."""
+    def post(self, gzipped_body: bytes, path: str = INGEST_PATH) -> IngestResponse:
+        """Send one batch to ``path``; raises ``OSError``/``http.client.HTTPException`` on
+        transport errors."""
         conn = self._connection()
         try:
-            conn.request("POST", self._path, body=gzipped_body, headers=self._headers)
+            conn.request("POST", self._base_path + path, body=gzipped_body, headers=self._headers)
             reply = conn.getresponse()
             body = reply.read()
         except BaseException:

@@ -14,6 +14,8 @@ from haloscope.platform.api import (
     ingest_routes,
     query_routes,
     sampling_routes,
+    score_config_routes,
+    score_routes,
 )
 from haloscope.platform.api.context import ApiContext
 from haloscope.platform.api.errors import install_error_handlers
@@ -80,4 +82,6 @@ def create_app(
     app.include_router(sampling_routes.router)
     app.include_router(drift_routes.router)
     app.include_router(alert_routes.router)
+    app.include_router(score_routes.router)
+    app.include_router(score_config_routes.router)
     return app

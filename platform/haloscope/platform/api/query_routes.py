@@ -11,9 +11,12 @@ from haloscope.platform.api.auth import authenticated_project
 from haloscope.platform.api.context import ApiContext, api_context
 from haloscope.platform.api.errors import ApiError
 from haloscope.platform.api.query_params import choices, one_choice, parse_timestamp
+from haloscope.platform.api.score_view import score_view
 from haloscope.platform.api.trace_view import span_view, tree_json
 from haloscope.platform.store.base import SPAN_KINDS
+from haloscope.platform.store.dashboard_queries import ScoreThreshold
 from haloscope.platform.store.filters import TRACE_STATUSES, TraceFilter
+from haloscope.platform.store.scores import ScoreStore
 from haloscope.platform.store.span_tree import span_order
 
 router = APIRouter(prefix="/api/v1")
@@ -40,11 +43,15 @@ def list_traces(
     release: str | None = None,
     status: str | None = None,
     q: str | None = None,
+    score_name: str | None = None,
+    score_min: float | None = None,
+    score_max: float | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     sort: str = "start_time_desc",
 ) -> dict[str, Any]:
-    """One page of the project's traces, newest first by default."""
+    """One page of the project's traces, newest first by default; ``score_name`` keeps the
+    traces with a score of that name (judge or human; within ``score_min``/``score_max``)."""
     try:
         filters = TraceFilter(
             start_us=parse_timestamp("start", start),
@@ -59,7 +66,15 @@ def list_traces(
             status=one_choice("status", status, TRACE_STATUSES),
             search=q or None,
         )
-        page = ctx.store.list_traces(project_id, filters, limit=limit, cursor=cursor, sort=sort)
+        if score_name:
+            threshold = ScoreThreshold(score_name, score_min, score_max)
+            page = ctx.store.list_traces_by_score(
+                project_id, filters, threshold, limit=limit, cursor=cursor, sort=sort
+            )
+        elif score_min is not None or score_max is not None:
+            raise ApiError(400, "score_min and score_max need a score_name")
+        else:
+            page = ctx.store.list_traces(project_id, filters, limit=limit, cursor=cursor, sort=sort)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from exc
     return {"data": page.items, "next_cursor": page.next_cursor}
@@ -67,12 +82,19 @@ def list_traces(
 
 @router.get("/traces/{trace_id}")
 def get_trace(trace_id: str, project_id: Project, ctx: Context) -> dict[str, Any]:
-    """Every span of one trace, with the parent/child tree; 404 when the project has none."""
+    """Every span of one trace, with the parent/child tree and every score of the trace and its
+    spans; 404 when the project has none."""
     rows = ctx.store.get_trace(project_id, trace_id.lower())
     if not rows:
         raise ApiError(404, f"trace {trace_id} not found")
     spans = sorted((span_view(row) for row in rows), key=span_order)
-    return {"trace_id": trace_id.lower(), "spans": spans, "tree": tree_json(spans)}
+    scores = ScoreStore(ctx.store.driver).of_trace(project_id, trace_id.lower())
+    return {
+        "trace_id": trace_id.lower(),
+        "spans": spans,
+        "tree": tree_json(spans),
+        "scores": [score_view(row) for row in scores],
+    }
 
 
 @router.get("/metrics")

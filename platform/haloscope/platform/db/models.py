@@ -402,3 +402,24 @@ class AlertEvent(Base):
     message: Mapped[str] = mapped_column(String(1000))
     deliveries: Mapped[list[Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ScoreConfig(Base):
+    """What a project's scores called ``name`` may hold: ``value_type`` ``numeric`` (within
+    ``min_value``/``max_value`` when set), ``boolean``, or ``categorical`` (one of
+    ``categories``). A score that breaks its config is refused."""
+
+    __tablename__ = "score_configs"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    value_type: Mapped[str] = mapped_column(String(16))
+    min_value: Mapped[float | None]
+    max_value: Mapped[float | None]
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,7 +24,7 @@ _STORE_METRICS: dict[str, tuple[tuple[str, str], str, str]] = {
     "hallucination_rate": (
         _SCORES,
         "countIf(label = 'hallucinated') / count()",
-        "startsWith(name, 'hallucination.')",
+        "startsWith(name, 'hallucination.') AND deleted = 0",
     ),
 }
 _METRIC_SQL = """

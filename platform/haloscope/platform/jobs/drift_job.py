@@ -69,7 +69,7 @@ SCORE_SAMPLES_SQL = """
         name,
         groupArraySample({n}, {seed})(value) AS scores
     FROM scores FINAL
-    WHERE project_id = {{project_id:String}}
+    WHERE project_id = {{project_id:String}} AND deleted = 0
       AND ((timestamp >= fromUnixTimestamp64Micro({{baseline_start_us:Int64}}, 'UTC')
             AND timestamp < fromUnixTimestamp64Micro({{baseline_end_us:Int64}}, 'UTC'))
         OR (timestamp >= fromUnixTimestamp64Micro({{current_start_us:Int64}}, 'UTC')

@@ -53,6 +53,15 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "evidence",
     "source",
     "sampling_run_id",
+    # API scores (0007_human_scores.sql); judge rows leave them at their defaults.
+    "score_id",
+    "value_type",
+    "string_value",
+    "comment",
+    "author",
+    "idempotency_key",
+    "deleted",
+    "deleted_by",
 )
 
 

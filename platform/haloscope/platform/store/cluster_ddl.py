@@ -42,6 +42,9 @@ _DROP_TABLE = re.compile(r"DROP\s+TABLE\s+(?P<if_exists>IF\s+EXISTS\s+)?(?P<name
 _INSERT = re.compile(r"INSERT\s+INTO\s", _FLAGS)
 # ALTER actions that change the column list, which the Distributed twin must mirror.
 _COLUMN_ACTION = re.compile(r"(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\s", re.IGNORECASE)
+# The one engine-level action that may share an ALTER with column changes: a sorting key may
+# only grow by columns added in the same statement.
+_MODIFY_ORDER_BY = re.compile(r"MODIFY\s+ORDER\s+BY\s", re.IGNORECASE)
 _TABLE_REFERENCE = re.compile(r"\b(FROM|JOIN)\s+(\w+)\b", re.IGNORECASE)
 _NOT_A_COLUMN = re.compile(r"(INDEX|PROJECTION|CONSTRAINT)\s", re.IGNORECASE)
 _SHARDING_COLUMNS = ("trace_id", "project_id")
@@ -262,16 +265,19 @@ class ClusterDdl:
         name = match["name"]
         local = self._known(name, f"ALTER TABLE {name}")
         actions = match["actions"]
-        kinds = {bool(_COLUMN_ACTION.match(a)) for a in _split_top_level(actions)[0]}
-        if kinds == {True, False}:
+        parts = _split_top_level(actions)[0]
+        columns = [a for a in parts if _COLUMN_ACTION.match(a)]
+        engine_level = [a for a in parts if not _COLUMN_ACTION.match(a)]
+        if columns and not all(_MODIFY_ORDER_BY.match(a) for a in engine_level):
             raise ClusterDdlError(
                 f"ALTER TABLE {name} mixes column changes with engine-level changes; split them "
                 "into separate statements (cluster mode sends only column changes to the "
-                "Distributed table)"
+                "Distributed table; only MODIFY ORDER BY, which must add its columns in the "
+                "same ALTER, may join them)"
             )
         statements = [f"ALTER TABLE {local} {self.on_cluster} {actions}"]
-        if kinds == {True}:
-            statements.append(f"ALTER TABLE {name} {self.on_cluster} {actions}")
+        if columns:
+            statements.append(f"ALTER TABLE {name} {self.on_cluster} {', '.join(columns)}")
         return statements
 
     def _drop_table(self, match: re.Match[str]) -> list[str]:

@@ -3,8 +3,9 @@ score summaries and distributions, scores of listed traces and of one trace, and
 restricted by a score threshold.
 
 Every query is scoped by ``project_id = {project_id:String}``, reads with FINAL (a re-run
-evaluator or a re-sent span counts once before ReplacingMergeTree merges) and binds every
-value as a ``{name:Type}`` parameter.
+evaluator or a re-sent span counts once before ReplacingMergeTree merges), skips deleted
+scores (``deleted = 0``, see 0007_human_scores.sql) and binds every value as a ``{name:Type}``
+parameter.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from haloscope.platform.store.trace_queries import list_traces_sql, scan_bounds
 HISTOGRAM_BINS = 10
 
 _SCORE_RANGE = (
-    "project_id = {project_id:String}"
+    "project_id = {project_id:String} AND deleted = 0"
     " AND timestamp >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')"
     " AND timestamp < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')"
 )
@@ -68,6 +69,7 @@ TRACE_LIST_SCORES_SQL = """
 SELECT trace_id, name, avg(value) AS mean_value, count() AS scores
 FROM scores FINAL
 WHERE project_id = {project_id:String} AND has({trace_ids:Array(String)}, trace_id)
+  AND deleted = 0
 GROUP BY trace_id, name
 ORDER BY trace_id, name
 """
@@ -76,7 +78,7 @@ TRACE_SCORES_SQL = """
 SELECT span_id, name, evaluator_version, value, label, reason, evidence, source,
        sampling_run_id, toUnixTimestamp64Micro(created_at) AS created_us
 FROM scores FINAL
-WHERE project_id = {project_id:String} AND trace_id = {trace_id:String}
+WHERE project_id = {project_id:String} AND trace_id = {trace_id:String} AND deleted = 0
 ORDER BY span_id, name, evaluator_version
 """
 
@@ -100,7 +102,7 @@ class ScoreThreshold:
 def _threshold_subquery(flt: TraceFilter, threshold: ScoreThreshold, params: dict[str, Any]) -> str:
     """The traces holding a score inside ``threshold``, as a condition on ``trace_id``. A
     score's timestamp is its span's start, so it lies in the trace list's span scan bounds."""
-    conditions = ["project_id = {project_id:String}", "name = {score_name:String}"]
+    conditions = ["project_id = {project_id:String}", "name = {score_name:String}", "deleted = 0"]
     params["score_name"] = threshold.name
     if threshold.minimum is not None:
         params["score_min"] = threshold.minimum

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +54,11 @@ def encode_cursor(sort: str, key: int | str, trace_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str, sort: str) -> tuple[Any, str]:
-    """``(key, trace_id)`` from a token made by :func:`encode_cursor` for ``sort``."""
+def decode_cursor(
+    token: str, sort: str, orders: Mapping[str, SortOrder] = SORTS
+) -> tuple[Any, str]:
+    """``(key, trace_id)`` from a token made by :func:`encode_cursor` for ``sort``, one of
+    ``orders`` (another list's orders, whose id takes the trace id's place)."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = orjson.loads(raw)
@@ -63,7 +67,7 @@ def decode_cursor(token: str, sort: str) -> tuple[Any, str]:
     if not isinstance(data, dict) or data.get("s") != sort:
         raise ValueError(f"invalid cursor: it was not issued for sort {sort!r}")
     key, trace_id = data.get("k"), data.get("t")
-    order = SORTS[sort]
+    order = orders[sort]
     key_ok = (
         isinstance(key, str) and _DECIMAL.fullmatch(key) is not None
         if order.param_type.startswith("Decimal")

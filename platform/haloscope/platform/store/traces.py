@@ -9,11 +9,10 @@ from typing import Any
 
 from haloscope.platform.store import dashboard_queries as dashboard
 from haloscope.platform.store import migrate as migrations
-from haloscope.platform.store.base import SCORE_COLUMNS, SPAN_COLUMNS, StoreDriver, StoreError
+from haloscope.platform.store.base import SPAN_COLUMNS, StoreDriver, StoreError
 from haloscope.platform.store.dashboard_queries import ScoreThreshold
 from haloscope.platform.store.encoding import (
     decode_span,
-    encode_scores,
     encode_spans,
     span_row,
 )
@@ -30,6 +29,7 @@ from haloscope.platform.store.pagination import (
     encode_cursor,
     sort_order,
 )
+from haloscope.platform.store.scores import ScoreStore
 from haloscope.platform.store.trace_queries import (
     TRACE_SPANS_SQL,
     TRACE_SUMMARIES_SQL,
@@ -88,10 +88,7 @@ class TraceStore:
 
     def insert_scores(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert score rows (see base.SCORE_COLUMNS; ``timestamp`` in µs)."""
-        if rows:
-            self.driver.insert_formatted(
-                "scores", SCORE_COLUMNS, encode_scores(rows), "JSONEachRow"
-            )
+        ScoreStore(self.driver).insert(rows)
 
     def list_traces(
         self,

@@ -1,0 +1,1 @@
+"""Scores sent through the API (people, apps, the SDK): validation, identity and configs."""
