@@ -1,10 +1,15 @@
 """Write a tiny transformers model as a float32 GGUF file the way llama.cpp's converter does:
-its tensor names and metadata, Llama's Q/K row permutation, Llama 3 RoPE as ``rope_freqs``."""
+its tensor names and metadata, Llama's Q/K row permutation, Llama 3 RoPE as ``rope_freqs``,
+Gemma's norms as 1 + w, its sliding window and soft-capping keys.
+
+One addition for Gemma: ``attention.scale`` carries ``query_pre_attn_scalar^-0.5``, which
+llama.cpp derives from the model size instead (right for real Gemmas, not for tiny ones)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +24,12 @@ _LAYER_NAMES = {
     "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
 } | {f"self_attn.{p}_proj.{kind}": f"attn_{p}.{kind}" for p in "qkv" for kind in ("weight", "bias")}
+_GEMMA_LAYER_NAMES = _LAYER_NAMES | {
+    "post_attention_layernorm.weight": "post_attention_norm.weight",
+    "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+    "post_feedforward_layernorm.weight": "post_ffw_norm.weight",
+}
+_ARCHES = {"mistral": "llama", "gemma3_text": "gemma3"}
 _GLOBAL_NAMES = {
     "model.embed_tokens.weight": "token_embd.weight",
     "model.norm.weight": "output_norm.weight",
@@ -35,11 +46,21 @@ def _permute(weight: np.ndarray, heads: int) -> np.ndarray:
     )
 
 
-def _gguf_name(hf_name: str) -> str:
+def _gguf_name(hf_name: str, gemma: bool) -> str:
     if hf_name in _GLOBAL_NAMES:
         return _GLOBAL_NAMES[hf_name]
     _, _, layer, rest = hf_name.split(".", 3)
-    return f"blk.{layer}.{_LAYER_NAMES[rest]}"
+    return f"blk.{layer}.{(_GEMMA_LAYER_NAMES if gemma else _LAYER_NAMES)[rest]}"
+
+
+def _add_gemma_metadata(writer: Any, cfg: Any) -> None:
+    """Gemma's window and soft-capping keys, as llama.cpp writes them, and the query scale."""
+    writer.add_sliding_window(cfg.sliding_window)
+    if cfg.model_type == "gemma2":
+        writer.add_attn_logit_softcapping(cfg.attn_logit_softcapping)
+    if cfg.final_logit_softcapping is not None:
+        writer.add_final_logit_softcapping(cfg.final_logit_softcapping)
+    writer.add_attention_scale(cfg.query_pre_attn_scalar**-0.5)
 
 
 def export_gguf(model: torch.nn.Module, model_dir: Path, path: Path) -> Path:
@@ -48,7 +69,8 @@ def export_gguf(model: torch.nn.Module, model_dir: Path, path: Path) -> Path:
 
     cfg = model.config
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    arch = "llama" if cfg.model_type == "mistral" else cfg.model_type
+    arch = _ARCHES.get(cfg.model_type, cfg.model_type)
+    gemma = arch.startswith("gemma")
     writer = gguf.GGUFWriter(str(path), arch)
     writer.add_context_length(cfg.max_position_embeddings)
     writer.add_embedding_length(cfg.hidden_size)
@@ -58,7 +80,9 @@ def export_gguf(model: torch.nn.Module, model_dir: Path, path: Path) -> Path:
     writer.add_head_count_kv(cfg.num_key_value_heads)
     writer.add_key_length(head_dim)
     writer.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-    rope = cfg.rope_parameters
+    rope = cfg.rope_parameters.get("full_attention", cfg.rope_parameters)
+    if gemma:
+        _add_gemma_metadata(writer, cfg)
     writer.add_rope_freq_base(rope["rope_theta"])
     if rope["rope_type"] == "linear":
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
@@ -74,12 +98,16 @@ def export_gguf(model: torch.nn.Module, model_dir: Path, path: Path) -> Path:
         plain = 1.0 / (rope["rope_theta"] ** (torch.arange(0, head_dim, 2).float() / head_dim))
         writer.add_tensor("rope_freqs.weight", (plain / scaled).numpy())
     for name, tensor in model.state_dict().items():
+        if name == "lm_head.weight" and cfg.tie_word_embeddings:
+            continue
         array = tensor.detach().float().numpy()
-        if arch == "llama" and ".q_proj." in name:
+        if gemma and name.endswith("norm.weight"):
+            array = array + np.float32(1.0)
+        elif arch == "llama" and ".q_proj." in name:
             array = _permute(array, cfg.num_attention_heads)
         elif arch == "llama" and ".k_proj." in name:
             array = _permute(array, cfg.num_key_value_heads)
-        writer.add_tensor(_gguf_name(name), np.ascontiguousarray(array))
+        writer.add_tensor(_gguf_name(name, gemma), np.ascontiguousarray(array))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -3,6 +3,11 @@
 Each family's special features are switched on: Llama 3 / linear / dynamic RoPE scaling with a
 short original context so the scaling matters, Mistral's sliding window, Qwen2's non-zero
 Q/K/V biases, Qwen3's non-trivial per-head Q/K norms and a head_dim unlike hidden / heads.
+Gemma 2 / 3: tied embeddings, random (1 + w) norms, head_dim 32, query_pre_attn_scalar 24, a
+window of 6 on sliding layers (Gemma 2: alternating, 3 layers; Gemma 3: every 6th global, 7
+layers, so the last layer is sliding in both), Q/K weights x10 so that Gemma 2's attention
+soft-cap (2.0) bites, final soft-cap 1.0; Gemma 3's local RoPE base 10000 and global 1e6 with
+linear scaling (factor 4).
 """
 
 from __future__ import annotations
@@ -45,17 +50,42 @@ FAMILIES = {
     "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {}),
     "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {"head_dim": 32}),
 }
+GEMMA = {"tie_word_embeddings": True, "head_dim": 32, "query_pre_attn_scalar": 24}
+GEMMA3_ROPE = {
+    "full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1e6},
+    "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0},
+}
+FAMILIES |= {
+    "gemma2": (
+        "Gemma2Config",
+        "Gemma2ForCausalLM",
+        GEMMA
+        | {"num_hidden_layers": 3, "sliding_window": 6}
+        | {"attn_logit_softcapping": 2.0, "final_logit_softcapping": 1.0},
+    ),
+    "gemma3": (
+        "Gemma3TextConfig",
+        "Gemma3ForCausalLM",
+        GEMMA | {"num_hidden_layers": 7, "sliding_window": 6, "rope_parameters": GEMMA3_ROPE},
+    ),
+}
 RUBRIC = tiny_prompt(100, 13) + " "
 
 
 def _randomise_special_weights(model: torch.nn.Module) -> None:
-    """Biases and Q/K norms start at 0 and 1 in transformers; make them matter."""
+    """Biases and Q/K norms start at 0 and 1 in transformers, Gemma's norms at 0 (times 1) and
+    its attention scores near 0; make them matter."""
+    gemma = model.config.model_type.startswith("gemma")
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.endswith("_proj.bias"):
                 param.normal_(0.0, 0.5)
+            elif gemma and name.endswith("norm.weight"):
+                param.uniform_(-0.5, 0.5)
             elif name.endswith(("q_norm.weight", "k_norm.weight")):
                 param.uniform_(0.5, 1.5)
+            elif gemma and name.endswith(("q_proj.weight", "k_proj.weight")):
+                param.mul_(10.0)
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
@@ -65,7 +95,7 @@ def family(request, tmp_path_factory) -> tuple[str, Path]:
 
     config_name, model_name, features = FAMILIES[request.param]
     torch.manual_seed(0)
-    config = getattr(transformers, config_name)(**TINY_SHAPE, **features)
+    config = getattr(transformers, config_name)(**(TINY_SHAPE | features))
     model = getattr(transformers, model_name)(config)
     _randomise_special_weights(model)
     return request.param, save_tiny_model(tmp_path_factory.mktemp(request.param), model)
@@ -91,10 +121,21 @@ def _assert_logits_match(engine: TorchJudgeEngine, reference: torch.nn.Module) -
     torch.testing.assert_close(engine.prompt_logits(ids), expected, atol=1e-4, rtol=1e-4)
 
 
+def _assert_rope_matches(engine: TorchJudgeEngine, reference: torch.nn.Module) -> None:
+    """Global and local (Gemma 3: sliding layers') inverse frequencies, bit for bit."""
+    rotary = reference.model.rotary_emb
+    if hasattr(rotary, "inv_freq"):
+        expected = rotary.inv_freq, rotary.inv_freq
+    else:
+        expected = rotary.full_attention_inv_freq, rotary.sliding_attention_inv_freq
+    assert torch.equal(engine.model.inv_freq.cpu(), expected[0])
+    assert torch.equal(engine.model.local_inv_freq.cpu(), expected[1])
+
+
 def test_logits_and_greedy_generation_match_transformers(family) -> None:
     _, directory = family
     engine, reference = _engine(load_model(directory)), _reference(directory)
-    assert torch.equal(engine.model.inv_freq.cpu(), reference.model.rotary_emb.inv_freq)
+    _assert_rope_matches(engine, reference)
     _assert_logits_match(engine, reference)
     prompts = [JudgePrompt(RUBRIC, tiny_prompt(i, 4 + 3 * i)) for i in range(3)]
     result = engine.generate(prompts, SamplingParams(max_tokens=12))
@@ -119,6 +160,14 @@ def test_prefix_cache_on_and_off_give_identical_outputs(family) -> None:
         assert cached.logprobs == pytest.approx(plain.logprobs, abs=1e-4)
 
 
+@pytest.mark.parametrize("family", ["gemma2", "gemma3"], indirect=True)
+def test_gemma_masks_its_window_instead_of_capping_the_context(family) -> None:
+    engine = _engine(load_model(family[1]))
+    assert engine.max_model_len == TINY_SHAPE["max_position_embeddings"]
+    window_layers = {"gemma2": (0, 2), "gemma3": (0, 1, 2, 3, 4, 6)}[family[0]]
+    assert engine.model_config.local_layers == window_layers
+
+
 @pytest.mark.parametrize("family", ["mistral"], indirect=True)
 def test_mistral_context_is_capped_at_the_sliding_window(family) -> None:
     engine = _engine(load_model(family[1]))
@@ -134,7 +183,11 @@ def test_gguf_export_loads_the_same_weights_and_logits(family, tmp_path) -> None
     from_dir = load_model(directory)
     assert from_gguf.weights.keys() == from_dir.weights.keys()
     for key, tensor in from_dir.weights.items():
-        assert torch.equal(from_gguf.weights[key], tensor), key
+        got = from_gguf.weights[key]
+        if name.startswith("gemma") and key.endswith("norm.weight"):
+            # GGUF stores 1 + w; the engine's multiplier 1 + w is the same, w up to rounding.
+            tensor, got = 1 + tensor, 1 + got
+        assert torch.equal(got, tensor), key
     # The GGUF's BPE vocabulary cannot spell the tiny words; the directory's tokenizer does.
     loaded = LoadedModel(from_gguf.source, from_gguf.config, from_gguf.weights, from_dir.tokenizer)
     _assert_logits_match(_engine(loaded), reference)
@@ -150,8 +203,8 @@ def test_dynamic_rope_runs_only_within_the_unscaled_context(family) -> None:
     ("overrides", "message"),
     [
         (
-            {"model_type": "gemma2"},
-            "model_type 'gemma2' is not supported; supported: llama, mistral",
+            {"model_type": "phi3"},
+            "model_type 'phi3' is not supported; supported: llama, mistral",
         ),
         ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, "'yarn' is not supported"),
         ({"attention_bias": True}, "attention_bias=true is not supported"),

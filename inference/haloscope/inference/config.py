@@ -9,13 +9,22 @@ from typing import Any
 import torch
 from haloscope.inference.rope import RopeScaling, RopeScalingError
 
-SUPPORTED_ARCHITECTURES = ("llama", "mistral", "qwen2", "qwen3")
-"""Architectures the torch engine can run (GGUF ``general.architecture`` / HF ``model_type``)."""
+SUPPORTED_ARCHITECTURES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "gemma3_text")
+"""Architectures the torch engine can run (GGUF ``general.architecture`` / HF ``model_type``;
+Gemma 3 is ``gemma3`` in GGUF and ``gemma3_text`` in HF, whose ``gemma3`` is multimodal)."""
 
 _QKV_BIAS = frozenset({"qwen2"})
 """Families whose Q/K/V projections always carry a bias."""
-_QK_NORM = frozenset({"qwen3"})
+_QK_NORM = frozenset({"qwen3", "gemma3", "gemma3_text"})
 """Families that RMS-normalise each head of Q and K before RoPE."""
+_GEMMA = frozenset({"gemma2", "gemma3", "gemma3_text"})
+"""Families with Gemma's block: scaled embeddings, (1 + w) norms, sandwich norms, GeGLU."""
+_GEMMA_WINDOW_PATTERN = {"gemma2": 2, "gemma3": 6, "gemma3_text": 6}
+"""Every n-th layer is global, the others sliding (when the config lists no ``layer_types``)."""
+_GEMMA_27B_LAYERS = {"gemma2": 46, "gemma3": 62}
+"""llama.cpp scales Gemma 27B queries by (hidden / heads)^-0.5, the others by head_dim^-0.5."""
+_GGUF_GEMMA3_LOCAL_THETA = 10000.0
+"""RoPE base of Gemma 3's sliding layers, fixed in llama.cpp (GGUF carries no key for it)."""
 
 
 class UnsupportedModelError(ValueError):
@@ -28,8 +37,15 @@ class ModelConfig:
 
     ``qkv_bias``: Q/K/V projections have biases (Qwen2). ``qk_norm``: per-head RMSNorm of Q
     and K before RoPE (Qwen3). ``rope_scaling``: rescaled RoPE frequencies (Llama 3.1+).
-    ``sliding_window``: attention span of sliding-window layers; the engine caps its context
-    there (:attr:`context_length`), where a window mask equals the causal mask.
+    ``sliding_window``: attention span of sliding-window layers. Layers listed in
+    ``local_layers`` get a real window mask (Gemma); otherwise the engine caps its context at
+    the window (:attr:`context_length`), where a window mask equals the causal mask.
+    ``local_rope_theta``: RoPE base of the local layers (Gemma 3; None: the global one).
+
+    Gemma's block (``gemma_block``): embeddings scaled by sqrt(hidden), RMSNorm weights stored
+    as offsets from 1 and applied in float32, norms also after attention and around the MLP,
+    GeGLU (tanh GELU). ``attn_scale``: query scale (None: head_dim^-0.5). ``attn_softcap`` /
+    ``final_softcap``: ``tanh(x / cap) * cap`` of attention scores / logits (Gemma 2).
     """
 
     vocab_size: int
@@ -48,13 +64,25 @@ class ModelConfig:
     qk_norm: bool = False
     rope_scaling: RopeScaling | None = None
     sliding_window: int | None = None
+    local_layers: tuple[int, ...] = ()
+    local_rope_theta: float | None = None
+    gemma_block: bool = False
+    attn_scale: float | None = None
+    attn_softcap: float | None = None
+    final_softcap: float | None = None
 
     @property
     def context_length(self) -> int:
-        """Longest sequence the engine computes exactly: the model's, capped at the window."""
-        if self.sliding_window is None:
+        """Longest sequence the engine computes exactly: the model's, capped at the window
+        unless the window is masked (``local_layers``)."""
+        if self.sliding_window is None or self.local_layers:
             return self.max_position_embeddings
         return min(self.max_position_embeddings, self.sliding_window)
+
+    @property
+    def masked_window(self) -> int | None:
+        """The window that attention masks on ``local_layers``; None when none is masked."""
+        return self.sliding_window if self.local_layers else None
 
     @classmethod
     def from_hf_config(cls, config: dict[str, Any], source: str) -> ModelConfig:
@@ -62,12 +90,24 @@ class ModelConfig:
         model_type = _check_architecture(
             config.get("model_type", "<missing>"), "model_type", source
         )
-        for flag in ("attention_bias", "mlp_bias"):
+        if model_type == "gemma3":
+            raise UnsupportedModelError(f"{source}: multimodal gemma3; use its text model")
+        for flag in ("attention_bias", "mlp_bias", "use_bidirectional_attention"):
             if config.get(flag):
                 raise UnsupportedModelError(f"{source}: {flag}=true is not supported")
         # transformers >= 5 writes rope settings under "rope_parameters"; older: top level.
         rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
+        local_rope_theta = config.get("rope_local_base_freq")
+        if "full_attention" in rope:  # Gemma 3 in transformers >= 5: per layer type
+            local = rope["sliding_attention"]
+            if _rope_scaling(local, source) is not None:
+                raise UnsupportedModelError(f"{source}: scaled RoPE on sliding layers")
+            rope, local_rope_theta = rope["full_attention"], local["rope_theta"]
         rope_scaling = _rope_scaling(rope, source)
+        if model_type in _GEMMA:
+            window_fields = _hf_gemma_fields(config, local_rope_theta)
+        else:
+            window_fields = {"sliding_window": _hf_sliding_window(config)}
         heads = config["num_attention_heads"]
         hidden = config["hidden_size"]
         return cls(
@@ -86,7 +126,7 @@ class ModelConfig:
             qkv_bias=model_type in _QKV_BIAS,
             qk_norm=model_type in _QK_NORM,
             rope_scaling=rope_scaling,
-            sliding_window=_hf_sliding_window(config),
+            **window_fields,
         )
 
     @classmethod
@@ -104,9 +144,12 @@ class ModelConfig:
         hidden = int(meta[f"{arch}.embedding_length"])
         scaling_type = meta.get(f"{arch}.rope.scaling.type") or "none"
         scaling = {"none": "default"}.get(scaling_type, scaling_type)
-        head_dim = meta.get(f"{arch}.attention.key_length") or meta.get(
-            f"{arch}.rope.dimension_count"
+        head_dim = int(
+            meta.get(f"{arch}.attention.key_length")
+            or meta.get(f"{arch}.rope.dimension_count")
+            or hidden // heads
         )
+        gemma = _gguf_gemma_fields(meta, arch, head_dim) if arch in _GEMMA else {}
         return cls(
             vocab_size=vocab_size,
             hidden_size=hidden,
@@ -114,7 +157,7 @@ class ModelConfig:
             num_layers=int(meta[f"{arch}.block_count"]),
             num_heads=heads,
             num_kv_heads=int(meta.get(f"{arch}.attention.head_count_kv", heads)),
-            head_dim=int(head_dim or hidden // heads),
+            head_dim=head_dim,
             rms_norm_eps=float(meta.get(f"{arch}.attention.layer_norm_rms_epsilon", 1e-5)),
             rope_theta=float(meta.get(f"{arch}.rope.freq_base", 10000.0)),
             max_position_embeddings=int(meta.get(f"{arch}.context_length", 2048)),
@@ -125,6 +168,7 @@ class ModelConfig:
             rope_scaling=_rope_scaling(
                 {"type": scaling, "factor": meta.get(f"{arch}.rope.scaling.factor")}, source
             ),
+            **gemma,
         )
 
     def kv_bytes_per_token(self, dtype: torch.dtype) -> int:
@@ -158,6 +202,56 @@ def _hf_sliding_window(config: dict[str, Any]) -> int | None:
     if layer_types is None:
         return window if config.get("use_sliding_window") else None
     return window if "sliding_attention" in layer_types else None
+
+
+def _window_pattern(num_layers: int, every: int) -> tuple[int, ...]:
+    """Sliding layers when every ``every``-th layer is global (HF's and llama.cpp's rule)."""
+    return tuple(i for i in range(num_layers) if i % every != every - 1)
+
+
+def _hf_gemma_fields(config: dict[str, Any], local_rope_theta: float | None) -> dict[str, Any]:
+    """Gemma's :class:`ModelConfig` fields (window included) from its HF config (transformers ignores
+    ``attn_logit_softcapping`` in Gemma 3, so the engine does too)."""
+    model_type, layers = config["model_type"], config["num_hidden_layers"]
+    layer_types = config.get("layer_types")
+    if layer_types is None:
+        pattern = config.get("sliding_window_pattern", _GEMMA_WINDOW_PATTERN[model_type])
+        local_layers = _window_pattern(layers, pattern)
+    else:
+        local_layers = tuple(i for i, t in enumerate(layer_types) if t == "sliding_attention")
+    gemma3, window = model_type == "gemma3_text", config.get("sliding_window")
+    return {
+        "sliding_window": window if window and local_layers else None,
+        "local_layers": local_layers if window else (),
+        "local_rope_theta": (local_rope_theta or 10000.0) if gemma3 else None,
+        "gemma_block": True,
+        "attn_scale": config.get("query_pre_attn_scalar", config["head_dim"]) ** -0.5,
+        "attn_softcap": None if gemma3 else config.get("attn_logit_softcapping"),
+        "final_softcap": config.get("final_logit_softcapping"),
+    }
+
+
+def _gguf_gemma_fields(meta: dict[str, Any], arch: str, head_dim: int) -> dict[str, Any]:
+    """Gemma's :class:`ModelConfig` fields from GGUF, as llama.cpp reads them: window pattern,
+    Gemma 3's local RoPE base and the query scale fixed per architecture unless the file has
+    ``attention.scale``; attention soft-capping for Gemma 2 only."""
+    layers = int(meta[f"{arch}.block_count"])
+    window = meta.get(f"{arch}.attention.sliding_window")
+    scale = meta.get(f"{arch}.attention.scale")
+    if scale is None and layers == _GEMMA_27B_LAYERS[arch]:
+        hidden, heads = meta[f"{arch}.embedding_length"], meta[f"{arch}.attention.head_count"]
+        scale = (hidden // heads) ** -0.5
+    final = meta.get(f"{arch}.final_logit_softcapping")
+    attn = meta.get(f"{arch}.attn_logit_softcapping") if arch == "gemma2" else None
+    return {
+        "sliding_window": int(window) if window else None,
+        "local_layers": _window_pattern(layers, _GEMMA_WINDOW_PATTERN[arch]) if window else (),
+        "local_rope_theta": _GGUF_GEMMA3_LOCAL_THETA if arch == "gemma3" and window else None,
+        "gemma_block": True,
+        "attn_scale": float(scale) if scale is not None else head_dim**-0.5,
+        "attn_softcap": float(attn) if attn else None,
+        "final_softcap": float(final) if final else None,
+    }
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class TorchJudgeEngine(JudgeEngine):
         self.model_config = loaded.config
         self.source = loaded.source
         self.model = LlamaModel(loaded.config, loaded.weights, self.config.device, config.dtype)
+        self._window = loaded.config.masked_window
         self.cache = KVCache(
             loaded.config,
             config.kv_cache_bytes,
@@ -160,7 +161,9 @@ class TorchJudgeEngine(JudgeEngine):
                 raise ValueError(f"{len(token_ids)} tokens do not fit in the KV cache")
             try:
                 chunk = SequenceChunk(seq.num_computed_tokens, seq.num_uncomputed, seq.block_table)
-                batch = build_attention_batch([chunk], self.blocks.block_size, self.config.device)
+                batch = build_attention_batch(
+                    [chunk], self.blocks.block_size, self.config.device, self._window
+                )
                 ids = torch.tensor(seq.token_ids[chunk.start :], device=self.config.device)
                 rows = torch.arange(chunk.num_new, device=self.config.device)
                 return self.model.forward(ids, batch, self.cache, rows).float().cpu()
@@ -291,7 +294,7 @@ class TorchJudgeEngine(JudgeEngine):
             elif completes:
                 sampled.append(seq)
                 last_rows.append(row + n - 1)
-        batch = build_attention_batch(chunks, self.blocks.block_size, device)
+        batch = build_attention_batch(chunks, self.blocks.block_size, device, self._window)
         ids = torch.tensor(token_ids, device=device)
         rows = None
         if reads_rows:

@@ -29,6 +29,14 @@ _GGUF_LAYER_NAMES = {
     "ffn_up": "mlp.up_proj",
     "ffn_down": "mlp.down_proj",
 }
+_GGUF_GEMMA_LAYER_NAMES = _GGUF_LAYER_NAMES | {
+    "post_attention_norm": "post_attention_layernorm",
+    "ffn_norm": "pre_feedforward_layernorm",
+    "post_ffw_norm": "post_feedforward_layernorm",
+}
+"""Gemma's four norms per layer; its ``ffn_norm`` is the MLP's input norm, as in Llama."""
+_GGUF_GEMMA = frozenset({"gemma2", "gemma3"})
+"""Architectures whose norm weights llama.cpp stores as 1 + w (HF stores w)."""
 _GGUF_GLOBAL_NAMES = {
     "token_embd.weight": "model.embed_tokens.weight",
     "output_norm.weight": "model.norm.weight",
@@ -80,6 +88,13 @@ def _load_safetensors_dir(model_dir: Path) -> LoadedModel:
 
 
 def _load_gguf(path: Path) -> LoadedModel:
+    config, weights, meta = read_gguf(path)
+    return LoadedModel(str(path), config, weights, tokenizer_from_gguf(meta, str(path)))
+
+
+def read_gguf(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[str, Any]]:
+    """A GGUF file's config, its weights dequantized to float32 under HF names, and its
+    metadata (for the tokenizer, which :func:`load_model` builds from it)."""
     from gguf import GGUFReader
     from gguf.quants import dequantize
 
@@ -101,8 +116,10 @@ def _load_gguf(path: Path) -> LoadedModel:
         name = _hf_name(tensor.name, config.architecture, str(path))
         if config.architecture in _GGUF_PERMUTED_QK:
             array = _unpermute_qk(name, array, config)
+        if config.architecture in _GGUF_GEMMA and name.endswith("norm.weight"):
+            array = array - np.float32(1.0)
         weights[name] = torch.tensor(array, dtype=torch.float32)
-    return LoadedModel(str(path), config, weights, tokenizer_from_gguf(meta, str(path)))
+    return config, weights, meta
 
 
 def _gguf_metadata(reader: Any) -> dict[str, Any]:
@@ -117,11 +134,12 @@ def _gguf_metadata(reader: Any) -> dict[str, Any]:
 def _hf_name(gguf_name: str, arch: str, source: str) -> str:
     if gguf_name in _GGUF_GLOBAL_NAMES:
         return _GGUF_GLOBAL_NAMES[gguf_name]
+    layer_names = _GGUF_GEMMA_LAYER_NAMES if arch in _GGUF_GEMMA else _GGUF_LAYER_NAMES
     match = _GGUF_LAYER_RE.fullmatch(gguf_name)
-    if match is None or match.group(2) not in _GGUF_LAYER_NAMES:
+    if match is None or match.group(2) not in layer_names:
         raise UnsupportedModelError(f"{source}: unexpected GGUF tensor {gguf_name!r} for {arch}")
     layer, part, kind = match.groups()
-    return f"model.layers.{layer}.{_GGUF_LAYER_NAMES[part]}.{kind}"
+    return f"model.layers.{layer}.{layer_names[part]}.{kind}"
 
 
 def _unpermute_qk(name: str, array: np.ndarray, config: ModelConfig) -> np.ndarray:
