@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from haloscope.evaluators import EvalInput, Resources, create_evaluator
-from haloscope.evaluators.metrics import auroc, best_threshold
+from haloscope.evaluators.metrics import auroc, best_threshold, pairwise_accuracy
 from haloscope.evaluators.quality import QualityCard, SliceCard, SliceFigures, load_card
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,12 +122,10 @@ class Scored:
 def figures(scored: Scored, labels: np.ndarray) -> SliceFigures:
     """The card's figures for one detector on one slice (failed items score 0.5)."""
     s = scored.scores
-    faithful, hallucinated = s[0::2], s[1::2]
-    pairwise = float(np.mean((hallucinated > faithful) + 0.5 * (hallucinated == faithful)))
     best = float(np.mean((s >= best_threshold(s, labels)) == labels))
     flagged = scored.flagged
     return SliceFigures(
-        pairwise=round(pairwise, 4),
+        pairwise=round(pairwise_accuracy(s), 4),
         auroc=round(auroc(s, labels), 4),
         label_accuracy=None if flagged is None else round(float(np.mean(flagged == labels)), 4),
         best_accuracy=round(best, 4),

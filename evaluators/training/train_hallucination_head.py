@@ -41,7 +41,7 @@ from haloscope.evaluators.hallucination_detector import (  # noqa: E402
     head_features,
     judge_states,
 )
-from haloscope.evaluators.metrics import auroc, best_threshold  # noqa: E402
+from haloscope.evaluators.metrics import auroc, best_threshold, pairwise_accuracy  # noqa: E402
 from haloscope.evaluators.results import EvalInput  # noqa: E402
 from haloscope.evaluators.verdict_head import VerdictHead, head_path  # noqa: E402
 from haloscope.inference import load_engine  # noqa: E402
@@ -79,11 +79,9 @@ def checks(pairs: list[Pair]) -> tuple[list[EvalInput], np.ndarray]:
 
 def pair_figures(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
     """Pairwise accuracy (ties half), AUROC and accuracy at ``threshold``."""
-    faithful, hallucinated = scores[0::2], scores[1::2]
-    pairwise = np.mean((hallucinated > faithful) + 0.5 * (hallucinated == faithful))
     return {
-        "pairs": int(len(faithful)),
-        "pairwise": round(float(pairwise), 4),
+        "pairs": int(len(scores) // 2),
+        "pairwise": round(pairwise_accuracy(scores), 4),
         "auroc": round(auroc(scores, labels), 4),
         "accuracy": round(float(np.mean((scores >= threshold) == labels)), 4),
     }

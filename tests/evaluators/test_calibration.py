@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from haloscope.evaluators.calibration import Calibration, fit_calibration
-from haloscope.evaluators.metrics import auroc, best_threshold, binary_metrics
+from haloscope.evaluators.metrics import auroc, best_threshold, binary_metrics, pairwise_accuracy
 
 
 def test_platt_scaling_recovers_a_miscalibrated_detector(tmp_path):
@@ -36,3 +36,9 @@ def test_metrics_on_hand_made_scores():
     assert 0.1 < best_threshold(np.array([0.1, 0.2, 0.6, 0.9]), labels) < 0.6
     with pytest.raises(ValueError, match="both positive and negative"):
         auroc(np.array([0.1, 0.2]), np.array([True, True]))
+
+
+def test_pairwise_accuracy_counts_ties_half():
+    # pairs (faithful, hallucinated): ranked right, tied, ranked wrong
+    assert pairwise_accuracy(np.array([0.1, 0.9, 0.5, 0.5, 0.8, 0.2])) == pytest.approx(0.5)
+    assert pairwise_accuracy(np.array([0.0, 1.0, 0.2, 0.3])) == 1.0

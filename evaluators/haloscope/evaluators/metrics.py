@@ -1,4 +1,4 @@
-"""Binary-classification metrics for detectors: accuracy, F1 and AUROC."""
+"""Binary-classification metrics for detectors: accuracy, F1, AUROC and pairwise accuracy."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def auroc(scores: np.ndarray, labels: np.ndarray) -> float:
 
     ranks = stats.rankdata(scores)
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def pairwise_accuracy(scores: np.ndarray) -> float:
+    """Share of pairs whose hallucinated answer scores above its faithful twin, ties half;
+    ``scores`` alternate faithful, hallucinated (one pair per two items)."""
+    scores = np.asarray(scores, dtype=float)
+    faithful, hallucinated = scores[0::2], scores[1::2]
+    return float(np.mean((hallucinated > faithful) + 0.5 * (hallucinated == faithful)))
 
 
 def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float) -> BinaryMetrics:
