@@ -423,3 +423,98 @@ class ScoreConfig(Base):
     categories: Mapped[list[str]] = mapped_column(JSON)
     description: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnotationQueue(Base):
+    """A set of spans (or traces) people label with the project's score configs.
+
+    ``source`` says where the items came from: ``{"kind": "filter", ...trace filter...}`` or
+    ``{"kind": "sampling_rule", "rule_id": ..., "run_id": ...}``; ``score_names`` lists the
+    score configs each reviewer fills in; an item is done once ``required_labels`` reviewers
+    have labelled it.
+    """
+
+    __tablename__ = "annotation_queues"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    score_names: Mapped[list[str]] = mapped_column(JSON)
+    required_labels: Mapped[int] = mapped_column(default=1)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnotationItem(Base):
+    """One span (``span_id`` '' for a whole trace) waiting in a queue, in queue order."""
+
+    __tablename__ = "annotation_items"
+    __table_args__ = (UniqueConstraint("queue_id", "trace_id", "span_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    queue_id: Mapped[str] = mapped_column(
+        ForeignKey("annotation_queues.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    trace_id: Mapped[str] = mapped_column(String(32))
+    span_id: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AnnotationReview(Base):
+    """What one reviewer did with one item: ``labelled`` (the values are scores with source
+    ``annotation`` in the trace store) or ``skipped``; one row per (item, reviewer)."""
+
+    __tablename__ = "annotation_reviews"
+    __table_args__ = (UniqueConstraint("item_id", "reviewer"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    item_id: Mapped[str] = mapped_column(
+        ForeignKey("annotation_items.id", ondelete="CASCADE"), index=True
+    )
+    queue_id: Mapped[str] = mapped_column(String(32), index=True)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str] = mapped_column(String(10_000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProjectCalibration(Base):
+    """A project's own calibration of one evaluator version, fitted on its human labels.
+
+    ``params`` holds the Platt map (``a``, ``b``: probability = sigmoid(a * score + b)) and the
+    decision ``threshold``; ``metrics`` the held-back labels' figures before and after. At most
+    one version per (project, evaluator, evaluator version) is ``active``: later sampling runs
+    apply it; restoring an older one makes it active again.
+    """
+
+    __tablename__ = "project_calibrations"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id",
+            "evaluator",
+            "evaluator_version",
+            "version",
+            name="uq_project_calibrations_version",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    evaluator: Mapped[str] = mapped_column(String(200))
+    evaluator_version: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int]
+    label_name: Mapped[str] = mapped_column(String(200))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    n_labels: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=False)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
