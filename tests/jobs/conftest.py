@@ -23,7 +23,11 @@ import orjson
 import pytest
 from haloscope.evaluators.embeddings import Embedder
 from haloscope.platform.auth.api_keys import create_project
+from haloscope.platform.config import Settings
 from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
+from haloscope.platform.jobs.embedded import EmbeddedJobs, start_embedded_jobs
+from haloscope.platform.jobs.runtime import install_runtime
+from haloscope.platform.store import TraceStore
 from sqlalchemy.orm import Session, sessionmaker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -314,3 +318,23 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook()
     yield hook
     hook.close()
+
+
+@pytest.fixture
+def embedded(
+    chdb_settings: Settings,
+    chdb_store: TraceStore,
+    metadata_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[EmbeddedJobs]:
+    """Embedded jobs on a SQLite broker in a fresh data dir; the CLI sees the same config."""
+    data_dir = tmp_path / "data"
+    settings = chdb_settings.replace(data_dir=data_dir, database_url=metadata_url)
+    monkeypatch.setenv("HALOSCOPE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HALOSCOPE_DATABASE_URL", metadata_url)
+    monkeypatch.delenv("HALOSCOPE_BROKER_URL", raising=False)
+    jobs = start_embedded_jobs(settings, chdb_store)
+    yield jobs
+    jobs.stop()
+    install_runtime(None)

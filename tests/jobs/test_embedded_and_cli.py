@@ -5,42 +5,20 @@ rules and runs, drift reports and the pinned baseline, alert rules and history).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from haloscope.evaluators import EvalInput, Evaluator, Outcome, Resources, register
 from haloscope.evaluators.embeddings import Embedder
 from haloscope.platform.cli.main import main
-from haloscope.platform.config import Settings
 from haloscope.platform.jobs.alerts import evaluate_alerts
-from haloscope.platform.jobs.embedded import EmbeddedJobs, start_embedded_jobs
-from haloscope.platform.jobs.runtime import get_runtime, install_runtime
+from haloscope.platform.jobs.embedded import EmbeddedJobs
+from haloscope.platform.jobs.runtime import get_runtime
 from haloscope.platform.store import TraceStore
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.jobs.conftest import HOUR_US, rag_trace
-
-
-@pytest.fixture
-def embedded(
-    chdb_settings: Settings,
-    chdb_store: TraceStore,
-    metadata_url: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[EmbeddedJobs]:
-    """Embedded jobs on a SQLite broker in a fresh data dir; the CLI sees the same config."""
-    data_dir = tmp_path / "data"
-    settings = chdb_settings.replace(data_dir=data_dir, database_url=metadata_url)
-    monkeypatch.setenv("HALOSCOPE_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("HALOSCOPE_DATABASE_URL", metadata_url)
-    monkeypatch.delenv("HALOSCOPE_BROKER_URL", raising=False)
-    jobs = start_embedded_jobs(settings, chdb_store)
-    yield jobs
-    jobs.stop()
-    install_runtime(None)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

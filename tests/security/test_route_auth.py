@@ -65,6 +65,9 @@ def victim(dashboard: LiveDashboard) -> Victim:
         score = {"trace_id": trace[0]["trace_id"], "name": rule, "value": True}
         posted = api.post("/api/v1/scores", json={**score, "comment": f"{secret}-score"})
         assert posted.status_code == 200, posted.text
+        price = {"model_pattern": rule, "input_per_million": 1, "output_per_million": 1}
+        priced = api.post("/api/v1/model-prices", json={**price, "note": f"{secret}-price"})
+        assert priced.status_code == 201, priced.text
     with dashboard.sessionmaker() as db:
         key_id = list_api_keys(db, project.project_id)[0].id
     path_values = {
@@ -79,6 +82,7 @@ def victim(dashboard: LiveDashboard) -> Victim:
         "key_id": key_id,
         "score_id": posted.json()["scores"][0]["id"],
         "config": rule,
+        "price_id": priced.json()["id"],
     }
     query_values = {"project": project.project_id, "rule": rule}
     return Victim(project, path_values, query_values, (secret, project.name))

@@ -12,6 +12,7 @@ from haloscope.platform.api import (
     eval_routes,
     health_routes,
     ingest_routes,
+    price_routes,
     query_routes,
     sampling_routes,
     score_config_routes,
@@ -26,6 +27,7 @@ from haloscope.platform.config import Settings
 from haloscope.platform.ingest.conversion import RequestConverter
 from haloscope.platform.ingest.spool import SpanSpool
 from haloscope.platform.ingest.writer import SpanWriter
+from haloscope.platform.pricing.project_prices import ProjectPriceTables
 from haloscope.platform.store import TraceStore
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -70,6 +72,7 @@ def create_app(
         writer=writer,
         converter=converter,
         verifier=ApiKeyVerifier(sessionmaker, settings.auth_cache_ttl_s),
+        prices=ProjectPriceTables(sessionmaker),
     )
     app.state.metadata_sessions = sessionmaker
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
@@ -84,4 +87,5 @@ def create_app(
     app.include_router(alert_routes.router)
     app.include_router(score_routes.router)
     app.include_router(score_config_routes.router)
+    app.include_router(price_routes.router)
     return app

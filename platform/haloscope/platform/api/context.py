@@ -9,19 +9,21 @@ from haloscope.platform.auth.api_keys import ApiKeyVerifier
 from haloscope.platform.config import Settings
 from haloscope.platform.ingest.conversion import RequestConverter
 from haloscope.platform.ingest.writer import SpanWriter
+from haloscope.platform.pricing.project_prices import ProjectPriceTables
 from haloscope.platform.store import TraceStore
 
 
 @dataclass(frozen=True)
 class ApiContext:
-    """Settings, the trace store, the span writer, the ingest request converter and the API-key
-    verifier of one app."""
+    """Settings, the trace store, the span writer, the ingest request converter, the API-key
+    verifier and the projects' price tables of one app."""
 
     settings: Settings
     store: TraceStore
     writer: SpanWriter
     converter: RequestConverter
     verifier: ApiKeyVerifier
+    prices: ProjectPriceTables
 
 
 def api_context(request: Request) -> ApiContext:

@@ -75,6 +75,7 @@ async def _accept(
             max_bytes=settings.max_request_bytes,
             max_spans=settings.max_spans_per_request,
             max_field_bytes=settings.max_field_bytes,
+            prices=ctx.prices.get(project_id),
         )
     )
     if not batch.n_rows:

@@ -27,6 +27,15 @@ PROJECT_OPTION = _option_parser("--project", required=True, help="project name")
 JSON_OPTION = _option_parser("--json", action="store_true", help="print machine-readable JSON")
 
 
+def project_command(
+    sub: argparse._SubParsersAction, name: str, help_text: str, handler: Any
+) -> argparse.ArgumentParser:
+    """A sub-command taking ``--project`` and ``--json`` that runs ``handler(args)``."""
+    parser = sub.add_parser(name, help=help_text, parents=[PROJECT_OPTION, JSON_OPTION])
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def metadata_sessions(settings: Settings) -> Any:
     """A sessionmaker on the metadata DB, migrated to the newest schema first."""
     upgrade_database(settings.resolved_database_url)

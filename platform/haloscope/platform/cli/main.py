@@ -7,7 +7,16 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from haloscope.platform.cli import admin, evals, evaluators, jobs, monitoring, server, users
+from haloscope.platform.cli import (
+    admin,
+    evals,
+    evaluators,
+    jobs,
+    monitoring,
+    prices,
+    server,
+    users,
+)
 from haloscope.platform.cli.common import CommandError
 from haloscope.platform.config import ConfigError
 
@@ -25,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitoring.register(sub)
     evals.register(sub)
     evaluators.register(sub)
+    prices.register(sub)
     return parser
 
 

@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from haloscope.platform.cli.common import (
-    JSON_OPTION,
-    PROJECT_OPTION,
     CommandError,
     emit,
     find_project_id,
     metadata_sessions,
+    project_command,
 )
 from haloscope.platform.config import load_settings
 
@@ -23,21 +22,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the drift and alert commands to ``sub``."""
     drift = sub.add_parser("drift", help="drift reports and the pinned baseline")
     drift_sub = drift.add_subparsers(dest="action", required=True, metavar="ACTION")
-    run = _command(drift_sub, "run", "compute a drift report now (on a worker)", run_drift)
+    run = project_command(drift_sub, "run", "compute a drift report now (on a worker)", run_drift)
     run.add_argument("--window-hours", type=int, default=24, help="current window length")
     run.add_argument("--end", help="end of the current window, ISO 8601 (default: now)")
     run.add_argument("--wait", type=float, default=0, help="seconds to wait for the report")
-    _command(drift_sub, "show", "show the pinned baseline and the latest report", show_drift)
-    pin = _command(drift_sub, "pin", "pin a baseline window for drift reports", pin_drift)
+    project_command(drift_sub, "show", "show the pinned baseline and the latest report", show_drift)
+    pin = project_command(drift_sub, "pin", "pin a baseline window for drift reports", pin_drift)
     pin.add_argument("--start", required=True, help="ISO 8601 time, e.g. 2025-11-20T00:00:00Z")
     pin.add_argument("--end", required=True, help="ISO 8601 time, e.g. 2025-11-21T00:00:00Z")
     pin.add_argument("--note", default="", help="why this window is the reference")
-    _command(drift_sub, "unpin", "compare against the previous window again", unpin_drift)
+    project_command(drift_sub, "unpin", "compare against the previous window again", unpin_drift)
 
     alerts = sub.add_parser("alerts", help="alert rules and alert history")
     alerts_sub = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
-    _command(alerts_sub, "list", "list a project's alert rules", list_alerts)
-    create = _command(alerts_sub, "create", "create an alert rule", create_alert)
+    project_command(alerts_sub, "list", "list a project's alert rules", list_alerts)
+    create = project_command(alerts_sub, "create", "create an alert rule", create_alert)
     create.add_argument("--name", required=True, help="rule name (unique in the project)")
     create.add_argument("--metric", required=True, help="see `GET /api/v1/alert-metrics`")
     create.add_argument("--threshold", type=float, help="default: the metric's default")
@@ -47,26 +46,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--window-hours", type=int, default=24, help="current window")
     create.add_argument("--baseline-days", type=int, default=7, help="baseline before it")
     _add_channels(create)
-    delete = _command(alerts_sub, "delete", "delete an alert rule and its history", delete_alert)
+    delete = project_command(
+        alerts_sub, "delete", "delete an alert rule and its history", delete_alert
+    )
     delete.add_argument("rule", help="rule name or id")
-    defaults = _command(
+    defaults = project_command(
         alerts_sub, "defaults", "add the default rules the project lacks", install_defaults
     )
     defaults.add_argument(
         "--not-factual", action="store_true", help="skip the hallucination-rate rule"
     )
     _add_channels(defaults)
-    history = _command(alerts_sub, "history", "show alert firings, newest first", alert_history)
+    history = project_command(
+        alerts_sub, "history", "show alert firings, newest first", alert_history
+    )
     history.add_argument("--rule", help="only this rule (name or id)")
     history.add_argument("--limit", type=int, default=20, help="at most this many")
-
-
-def _command(
-    sub: argparse._SubParsersAction, name: str, help_text: str, handler: Any
-) -> argparse.ArgumentParser:
-    parser = sub.add_parser(name, help=help_text, parents=[PROJECT_OPTION, JSON_OPTION])
-    parser.set_defaults(handler=handler)
-    return parser
 
 
 def _add_channels(parser: argparse.ArgumentParser) -> None:

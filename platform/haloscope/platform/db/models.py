@@ -518,3 +518,25 @@ class ProjectCalibration(Base):
     active: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ModelPriceRecord(Base):
+    """A project's own price for the models whose name matches ``model_pattern`` (a regular
+    expression matched in full, case-insensitively), from ``effective_from`` until the project's
+    next price for the same pattern. USD per one million tokens; ``cached_input_per_million``
+    None bills cached input tokens at the input price."""
+
+    __tablename__ = "model_prices"
+    __table_args__ = (UniqueConstraint("project_id", "model_pattern", "effective_from"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    model_pattern: Mapped[str] = mapped_column(String(200))
+    input_per_million: Mapped[float]
+    output_per_million: Mapped[float]
+    cached_input_per_million: Mapped[float | None]
+    effective_from: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

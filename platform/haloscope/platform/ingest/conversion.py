@@ -26,6 +26,8 @@ from haloscope.platform.ingest.otlp import protobuf_body
 from haloscope.platform.ingest.otlp_mapping import convert_otlp_request
 from haloscope.platform.ingest.results import Rejection
 from haloscope.platform.ingest.sdk_batch import parse_sdk_batch
+from haloscope.platform.pricing.span_costs import price_rows
+from haloscope.platform.pricing.table import PriceTable
 from haloscope.platform.store.encoding import encode_spans
 
 _PARENT_POLL_S = 0.5
@@ -33,7 +35,8 @@ _PARENT_POLL_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class IngestRequest:
-    """What conversion needs of a request: its format, raw body and the limits."""
+    """What conversion needs of a request: its format, raw body, the limits, and the
+    project's price table (spans without a cost get one from it)."""
 
     fmt: Literal["sdk", "otlp"]
     body: bytes
@@ -43,6 +46,7 @@ class IngestRequest:
     max_bytes: int
     max_spans: int
     max_field_bytes: int
+    prices: PriceTable | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +75,11 @@ def convert_request(request: IngestRequest) -> EncodedBatch:
             max_spans=request.max_spans,
             max_field_bytes=request.max_field_bytes,
         )
-    payload = encode_spans(batch.rows) if batch.rows else b""
-    return EncodedBatch(payload, len(batch.rows), batch.rejected)
+    rows = batch.rows
+    if rows and request.prices is not None:
+        rows = price_rows(rows, request.prices)
+    payload = encode_spans(rows) if rows else b""
+    return EncodedBatch(payload, len(rows), batch.rejected)
 
 
 def _ready() -> bool:

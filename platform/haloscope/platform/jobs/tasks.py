@@ -24,6 +24,8 @@ from haloscope.platform.jobs.baselines import report_windows
 from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
 from haloscope.platform.jobs.retention import apply_project_retention
 from haloscope.platform.jobs.runtime import get_runtime
+from haloscope.platform.pricing.project_prices import project_table
+from haloscope.platform.pricing.repricing import reprice_spans
 from haloscope.platform.store.base import StoreError
 from haloscope.platform.store.overview_rollup import refresh_rollup
 from sqlalchemy import select
@@ -223,6 +225,18 @@ def register(app: Celery) -> None:
         except RETRYABLE as exc:
             _retry(self, exc)
         return len(cutoffs)
+
+    @app.task(name="haloscope.reprice_spans", **common)
+    def reprice_project_spans(self: Task, project_id: str, pattern: str, since_us: int) -> int:
+        """Recompute the project's price-table span costs of models matching ``pattern`` from
+        ``since_us`` with its current prices; returns how many spans changed."""
+        runtime = get_runtime()
+        try:
+            with runtime.sessionmaker() as session:
+                table = project_table(session, project_id)
+            return reprice_spans(runtime.store.driver, project_id, table, pattern, since_us)
+        except RETRYABLE as exc:
+            _retry(self, exc)
 
     @app.task(name="haloscope.refresh_overview_rollup", **common)
     def refresh_overview_rollup(self: Task) -> int:

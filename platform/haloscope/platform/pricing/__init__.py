@@ -1,0 +1,1 @@
+"""Model prices on the server: the shipped table, project prices, span costs at ingest."""
