@@ -97,7 +97,7 @@ def test_a_taken_name_answers_409_and_an_invalid_rule_400(api: httpx.Client, kin
     assert [r["name"] for r in api.get(f"/{kind.path}").json()["data"]] == [kind.valid["name"]]
 
 
-def test_a_null_invalid_or_clashing_change_answers_400_and_keeps_the_rule(
+def test_a_null_or_invalid_change_answers_400_a_clashing_name_409_and_keeps_the_rule(
     api: httpx.Client, kind: Kind
 ) -> None:
     rule = api.post(f"/{kind.path}", json=kind.valid).json()
@@ -105,6 +105,6 @@ def test_a_null_invalid_or_clashing_change_answers_400_and_keeps_the_rule(
     assert nulled == "['window_hours'] cannot be null"
     assert _error(api.patch(f"/{kind.path}/{rule['id']}", json={"window_hours": 0}), 400)
     other = api.post(f"/{kind.path}", json={**kind.valid, "name": "r2"}).json()
-    renamed = _error(api.patch(f"/{kind.path}/{other['id']}", json={"name": rule["name"]}), 400)
-    assert renamed == f"{kind.label} {rule['name']!r} already exists in this project"
+    renamed = _error(api.patch(f"/{kind.path}/{other['id']}", json={"name": rule["name"]}), 409)
+    assert renamed == f"{kind.label} {rule['name']!r} already exists"
     assert api.get(f"/{kind.path}/{rule['id']}").json() == rule

@@ -1,6 +1,6 @@
 """One CRUD for the project's named rules (sampling rules, alert rules).
 
-Create answers 409 on a taken name and 400 with the reason on an invalid rule; a rule is read,
+Create and rename answer 409 on a taken name and 400 with the reason on an invalid rule; a rule is read,
 changed and deleted by id or name; one the project lacks answers 404
 ``{"error": "<label> '<id or name>' not found"}``.
 """
@@ -88,6 +88,11 @@ def update(
         raise ApiError(400, f"{nulls} cannot be null")
     with sessions() as session:
         found = find_or_404(kind, session, project_id, id_or_name)
+        new_name = changes.get("name")
+        if new_name is not None:
+            taken = kind.find(session, project_id, new_name)
+            if taken is not None and taken is not found:
+                raise ApiError(409, f"{kind.label} {new_name!r} already exists")
         try:
             kind.update(session, found, changes)
         except kind.error as exc:
