@@ -113,3 +113,54 @@ def export_gguf(model: torch.nn.Module, model_dir: Path, path: Path) -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def export_tokenizer_gguf(
+    path: Path,
+    tokens: list[str],
+    token_types: list[int],
+    *,
+    model: str,
+    merges: list[str] | None = None,
+    scores: list[float] | None = None,
+    pre: str | None = None,
+    special_ids: dict[str, int] | None = None,
+    add_bos: bool | None = None,
+    add_space_prefix: bool | None = None,
+    chat_template: str | None = None,
+) -> Path:
+    """Write a GGUF that holds only a tokenizer (``tokenizer.ggml.*`` keys as llama.cpp's
+    converter writes them; arch ``llama``, no tensors): ``model`` ``gpt2`` with ``merges`` and
+    ``pre``, or ``llama`` (SentencePiece) with ``scores``. ``special_ids``: ``bos``, ``eos``,
+    ``unk``, ``pad``."""
+    import gguf
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tokenizer_model(model)
+    if pre is not None:
+        writer.add_tokenizer_pre(pre)
+    writer.add_token_list(tokens)
+    writer.add_token_types(token_types)
+    if merges is not None:
+        writer.add_token_merges(merges)
+    if scores is not None:
+        writer.add_token_scores(scores)
+    adders = {
+        "bos": writer.add_bos_token_id,
+        "eos": writer.add_eos_token_id,
+        "unk": writer.add_unk_token_id,
+        "pad": writer.add_pad_token_id,
+    }
+    for name, token_id in (special_ids or {}).items():
+        adders[name](token_id)
+    if add_bos is not None:
+        writer.add_add_bos_token(add_bos)
+    if add_space_prefix is not None:
+        writer.add_add_space_prefix(add_space_prefix)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -1,8 +1,9 @@
 """Every supported family, as a tiny random model, computes what transformers computes.
 
 Each family's special features are switched on: Llama 3 / linear / dynamic RoPE scaling with a
-short original context so the scaling matters, Mistral's sliding window, Qwen2's non-zero
-Q/K/V biases, Qwen3's non-trivial per-head Q/K norms and a head_dim unlike hidden / heads.
+short original context so the scaling matters, Mistral's sliding window (8, every layer),
+Qwen2's non-zero Q/K/V biases and sliding window (8, from layer 1 on: ``max_window_layers``),
+Qwen3's non-trivial per-head Q/K norms and a head_dim unlike hidden / heads.
 Gemma 2 / 3: tied embeddings, random (1 + w) norms, head_dim 32, query_pre_attn_scalar 24, a
 window of 6 on sliding layers (Gemma 2: alternating, 3 layers; Gemma 3: every 6th global, 7
 layers, so the last layer is sliding in both), Q/K weights x10 so that Gemma 2's attention
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from haloscope.inference import JudgePrompt, SamplingParams, UnsupportedModelError
-from haloscope.inference.config import EngineConfig
+from haloscope.inference.config import EngineConfig, ModelConfig
 from haloscope.inference.engine import TorchJudgeEngine
 from haloscope.inference.loader import LoadedModel, load_model
 from transformers import AutoModelForCausalLM
@@ -46,8 +47,12 @@ FAMILIES = {
         "LlamaForCausalLM",
         {"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}},
     ),
-    "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": 48}),
-    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {}),
+    "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": 8}),
+    "qwen2": (
+        "Qwen2Config",
+        "Qwen2ForCausalLM",
+        {"use_sliding_window": True, "sliding_window": 8, "max_window_layers": 1},
+    ),
     "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", {"head_dim": 32}),
 }
 GEMMA = {"tie_word_embeddings": True, "head_dim": 32, "query_pre_attn_scalar": 24}
@@ -106,8 +111,17 @@ def _engine(loaded: LoadedModel, **options: object) -> TorchJudgeEngine:
     return TorchJudgeEngine(loaded, EngineConfig(**options))  # type: ignore[arg-type]
 
 
-def _reference(directory: Path) -> torch.nn.Module:
-    return AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32).eval()
+WINDOW_OFF = {
+    "mistral": {"sliding_window": None},
+    "qwen2": {"layer_types": ["full_attention"] * TINY_SHAPE["num_hidden_layers"]},
+}
+"""transformers overrides that drop Mistral's / Qwen2's window (GGUF carries none)."""
+
+
+def _reference(directory: Path, **overrides: object) -> torch.nn.Module:
+    return AutoModelForCausalLM.from_pretrained(
+        str(directory), dtype=torch.float32, **overrides
+    ).eval()
 
 
 def _ids(engine: TorchJudgeEngine, prompt: JudgePrompt) -> list[int]:
@@ -168,12 +182,54 @@ def test_gemma_masks_its_window_instead_of_capping_the_context(family) -> None:
     assert engine.model_config.local_layers == window_layers
 
 
-@pytest.mark.parametrize("family", ["mistral"], indirect=True)
-def test_mistral_context_is_capped_at_the_sliding_window(family) -> None:
-    engine = _engine(load_model(family[1]))
-    assert engine.max_model_len == 48
-    result = engine.generate([JudgePrompt(RUBRIC, tiny_prompt(3, 40))], SamplingParams())
-    assert "context window 48" in (result.generations[0].error or "")
+@pytest.mark.parametrize("family", ["mistral", "qwen2"], indirect=True)
+def test_sliding_window_is_masked_past_the_window(family) -> None:
+    """A 30-token prompt through a window of 8: logits and greedy tokens equal transformers'
+    eager attention (which applies the window, as its SDPA path does), and differ from the
+    same model without its window; the context is not capped at the window."""
+    name, directory = family
+    engine = _engine(load_model(directory))
+    assert engine.max_model_len == TINY_SHAPE["max_position_embeddings"]
+    assert engine.model_config.local_layers == {"mistral": (0, 1), "qwen2": (1,)}[name]
+    eager = _reference(directory, attn_implementation="eager")
+    ids = _ids(engine, JudgePrompt("", tiny_prompt(7, 30)))
+    assert len(ids) == 30
+    ours = engine.prompt_logits(ids)
+    with torch.no_grad():
+        expected = eager(torch.tensor([ids])).logits[0]
+        unwindowed = _reference(directory, **WINDOW_OFF[name])(torch.tensor([ids])).logits[0]
+    torch.testing.assert_close(ours, expected, atol=1e-4, rtol=1e-4)
+    assert (ours - unwindowed).abs().max() > 0.05  # measured: 3.2 Mistral, 0.088 Qwen2
+    out = eager.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False)
+    result = engine.generate([JudgePrompt("", tiny_prompt(7, 30))], SamplingParams(max_tokens=12))
+    assert result.generations[0].token_ids == out[0, 30:].tolist()
+
+
+@pytest.mark.parametrize(
+    ("config", "window", "layers"),
+    [
+        ({"model_type": "mistral", "sliding_window": 4096}, 4096, (0, 1, 2, 3)),
+        ({"model_type": "mistral", "sliding_window": None}, None, ()),
+        ({"model_type": "qwen2", "sliding_window": 131072, "max_window_layers": 2}, None, ()),
+        (
+            {"model_type": "qwen3", "use_sliding_window": True, "sliding_window": 64}
+            | {"max_window_layers": 2},
+            64,
+            (2, 3),
+        ),
+        (
+            {"model_type": "qwen2", "sliding_window": 64}
+            | {"layer_types": ["full_attention", "sliding_attention"] * 2},
+            64,
+            (1, 3),
+        ),
+    ],
+)
+def test_sliding_window_layers_are_read_as_transformers_reads_them(config, window, layers):
+    shape = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4}
+    hf_config = shape | {"num_hidden_layers": 4, "vocab_size": 10} | config
+    model_config = ModelConfig.from_hf_config(hf_config, "config.json")
+    assert (model_config.masked_window, model_config.local_layers) == (window, layers)
 
 
 def test_gguf_export_loads_the_same_weights_and_logits(family, tmp_path) -> None:
@@ -190,6 +246,9 @@ def test_gguf_export_loads_the_same_weights_and_logits(family, tmp_path) -> None
         assert torch.equal(got, tensor), key
     # The GGUF's BPE vocabulary cannot spell the tiny words; the directory's tokenizer does.
     loaded = LoadedModel(from_gguf.source, from_gguf.config, from_gguf.weights, from_dir.tokenizer)
+    if name in WINDOW_OFF:  # llama.cpp writes no window for Mistral or Qwen2, so none applies
+        assert from_gguf.config.local_layers == ()
+        reference = _reference(directory, **WINDOW_OFF[name])
     _assert_logits_match(_engine(loaded), reference)
 
 

@@ -15,10 +15,10 @@ and decode and prefill shapes change every step) with K/V expanded to the query 
 the fused kernels that take a mask (or run float32) do not take grouped K/V. The CPU path is
 ``scaled_dot_product_attention(..., enable_gqa=True)`` unchanged.
 
-Sliding-window layers (Gemma) read the batch's ``local_mask`` instead of the causal one: keys
-within ``window`` positions of the query (transformers' ``kv > q - window``), built only where
-the window cuts a context. Soft-capped scores (Gemma 2) run a plain matmul-softmax path, which
-SDPA cannot express.
+Sliding-window layers (Mistral, Qwen2/3 with ``use_sliding_window``, Gemma's sliding layers)
+read the batch's ``local_mask`` instead of the causal one: keys within ``window`` positions of
+the query (transformers' ``kv > q - window``), built only where the window cuts a context.
+Soft-capped scores (Gemma 2) run a plain matmul-softmax path, which SDPA cannot express.
 """
 
 from __future__ import annotations

@@ -37,9 +37,9 @@ class ModelConfig:
 
     ``qkv_bias``: Q/K/V projections have biases (Qwen2). ``qk_norm``: per-head RMSNorm of Q
     and K before RoPE (Qwen3). ``rope_scaling``: rescaled RoPE frequencies (Llama 3.1+).
-    ``sliding_window``: attention span of sliding-window layers. Layers listed in
-    ``local_layers`` get a real window mask (Gemma); otherwise the engine caps its context at
-    the window (:attr:`context_length`), where a window mask equals the causal mask.
+    ``sliding_window``: attention span of the layers listed in ``local_layers``, which attend
+    only to the last ``sliding_window`` positions (Mistral, Qwen2/3 with
+    ``use_sliding_window``, Gemma's sliding layers); other layers attend to the whole context.
     ``local_rope_theta``: RoPE base of the local layers (Gemma 3; None: the global one).
 
     Gemma's block (``gemma_block``): embeddings scaled by sqrt(hidden), RMSNorm weights stored
@@ -73,11 +73,8 @@ class ModelConfig:
 
     @property
     def context_length(self) -> int:
-        """Longest sequence the engine computes exactly: the model's, capped at the window
-        unless the window is masked (``local_layers``)."""
-        if self.sliding_window is None or self.local_layers:
-            return self.max_position_embeddings
-        return min(self.max_position_embeddings, self.sliding_window)
+        """Longest sequence the engine computes exactly (``max_position_embeddings``)."""
+        return self.max_position_embeddings
 
     @property
     def masked_window(self) -> int | None:
@@ -107,7 +104,7 @@ class ModelConfig:
         if model_type in _GEMMA:
             window_fields = _hf_gemma_fields(config, local_rope_theta)
         else:
-            window_fields = {"sliding_window": _hf_sliding_window(config)}
+            window_fields = _hf_window_fields(config)
         heads = config["num_attention_heads"]
         hidden = config["hidden_size"]
         return cls(
@@ -193,15 +190,23 @@ def _rope_scaling(params: dict[str, Any], source: str) -> RopeScaling | None:
         raise UnsupportedModelError(f"{source}: {error}") from None
 
 
-def _hf_sliding_window(config: dict[str, Any]) -> int | None:
-    """The window if any layer uses one: Mistral's ``sliding_window``, Qwen's sliding layers."""
-    window = config.get("sliding_window")
-    if config.get("model_type") == "mistral" or window is None:
-        return window
+def _hf_window_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """Sliding window and the layers that use it, as transformers reads them: ``layer_types``
+    when the config lists them; else Mistral's ``sliding_window`` on every layer; else (Qwen2,
+    Qwen3) with ``use_sliding_window`` the layers from ``max_window_layers`` (default 28) on."""
+    window, layers = config.get("sliding_window"), config["num_hidden_layers"]
     layer_types = config.get("layer_types")
-    if layer_types is None:
-        return window if config.get("use_sliding_window") else None
-    return window if "sliding_attention" in layer_types else None
+    if layer_types is not None:
+        local = tuple(i for i, kind in enumerate(layer_types) if kind == "sliding_attention")
+    elif config.get("model_type") == "mistral":
+        local = tuple(range(layers))
+    elif config.get("use_sliding_window"):
+        local = tuple(range(config.get("max_window_layers", 28), layers))
+    else:
+        local = ()
+    if not window or not local:
+        return {}
+    return {"sliding_window": int(window), "local_layers": local}
 
 
 def _window_pattern(num_layers: int, every: int) -> tuple[int, ...]:

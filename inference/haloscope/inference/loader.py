@@ -122,6 +122,13 @@ def read_gguf(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor], dict[st
     return config, weights, meta
 
 
+def read_gguf_metadata(path: str | Path) -> dict[str, Any]:
+    """A GGUF file's key/values (config, tokenizer, chat template), without its tensors."""
+    from gguf import GGUFReader
+
+    return _gguf_metadata(GGUFReader(str(path)))
+
+
 def _gguf_metadata(reader: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for key, field in reader.fields.items():
