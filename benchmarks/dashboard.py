@@ -23,8 +23,11 @@ import re
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from haloscope.platform.api.app import create_app
@@ -106,8 +109,16 @@ ARRAY JOIN ['hallucination.rag', 'faithfulness'] AS metric
 """
 
 
-def seed(store: TraceStore, project_id: str, spans: int) -> float:
-    """Insert ``spans`` spans (and scores on every tenth trace); returns seconds taken."""
+def seed(
+    store: TraceStore,
+    project_id: str,
+    spans: int,
+    spans_sql: str = SEED_SPANS_SQL,
+    params: Mapping[str, Any] | None = None,
+) -> float:
+    """Insert ``spans`` spans (and scores on every tenth trace); returns seconds taken.
+    ``spans_sql`` replaces the span seed (another benchmark's variant of SEED_SPANS_SQL, with
+    its extra ``params``)."""
     traces = max(spans // SPANS_PER_TRACE, 1)
     end_us = int(time.time() * 1_000_000)
     span_us = DAYS * 86_400 * 1_000_000
@@ -115,9 +126,8 @@ def seed(store: TraceStore, project_id: str, spans: int) -> float:
     common = {"project_id": project_id, "start_us": end_us - span_us, "span_us": span_us}
     for first in range(0, traces, CHUNK_TRACES):
         count = min(CHUNK_TRACES, traces - first)
-        store.driver.execute(
-            SEED_SPANS_SQL, {**common, "traces": traces, "first": first, "count": count}
-        )
+        chunk = {**common, **(params or {}), "traces": traces, "first": first, "count": count}
+        store.driver.execute(spans_sql, chunk)
     store.driver.execute(SEED_SCORES_SQL, {**common, "traces": traces, "scored": traces // 10})
     return time.perf_counter() - started
 
@@ -134,11 +144,16 @@ def sign_in(client: TestClient, email: str) -> None:
     assert response.status_code == 303, response.text
 
 
-def measure(client: TestClient, path: str, runs: int) -> tuple[float, float]:
-    """p50 and p95 in ms of ``runs`` renders of ``path`` after one warm-up."""
+def measure(
+    client: TestClient, path: str, runs: int, before: Callable[[], object] | None = None
+) -> tuple[float, float]:
+    """p50 and p95 in ms of ``runs`` renders of ``path`` after one warm-up (``before`` is
+    called ahead of each timed render, untimed)."""
     assert client.get(path).status_code == 200, path
     times = []
     for _ in range(runs):
+        if before is not None:
+            before()
         started = time.perf_counter()
         response = client.get(path)
         times.append((time.perf_counter() - started) * 1000)
@@ -222,17 +237,25 @@ def run(settings: Settings, spans: int, runs: int) -> None:
     store.close()
 
 
+@contextmanager
+def store_settings(data_dir: Path | None, prefix: str) -> Iterator[Settings]:
+    """chDB settings on ``data_dir`` (kept), else on a temporary directory named ``prefix…``
+    removed afterwards."""
+    if data_dir is not None:
+        yield Settings(data_dir=data_dir, store="chdb")
+        return
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        yield Settings(data_dir=Path(tmp), store="chdb")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spans", type=int, default=10_000_000, help="spans to seed")
     parser.add_argument("--runs", type=int, default=15, help="timed renders per page")
     parser.add_argument("--data-dir", type=Path, help="keep (and reuse) the seeded store here")
     args = parser.parse_args()
-    if args.data_dir is not None:
-        run(Settings(data_dir=args.data_dir, store="chdb"), args.spans, args.runs)
-        return
-    with tempfile.TemporaryDirectory(prefix="haloscope-dashboard-bench-") as tmp:
-        run(Settings(data_dir=Path(tmp), store="chdb"), args.spans, args.runs)
+    with store_settings(args.data_dir, "haloscope-dashboard-bench-") as settings:
+        run(settings, args.spans, args.runs)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from haloscope.platform.store import TraceFilter
 from haloscope.platform.store.base import SPAN_KINDS
 from haloscope.platform.store.dashboard_queries import ScoreThreshold
+from haloscope.platform.store.filters import bound, duration_bound, metadata_conditions
 from haloscope.platform.store.pagination import SORTS
 from haloscope.web.errors import PageError
 from haloscope.web.timerange import TimeRange
@@ -27,6 +28,12 @@ FORM_FIELDS = (
     "score",
     "score_min",
     "score_max",
+    "metadata",
+    "metadata_exists",
+    "min_latency_ms",
+    "max_latency_ms",
+    "min_cost",
+    "max_cost",
     "sort",
 )
 SORT_LABELS = {
@@ -63,6 +70,18 @@ def _number(form: dict[str, str], key: str) -> float | None:
         raise PageError(400, f"{key.replace('_', ' ')} must be a number, not {raw!r}.") from None
 
 
+def metadata_texts(text: str) -> list[str]:
+    """The ``key=value`` conditions of the form's metadata field: separated by commas, where a
+    piece without ``=`` continues the value before it (so ``tier=a,b`` is one condition)."""
+    pieces: list[str] = []
+    for piece in text.split(","):
+        if pieces and "=" not in piece:
+            pieces[-1] += "," + piece
+        else:
+            pieces.append(piece)
+    return [piece for piece in pieces if piece.strip()]
+
+
 def parse_trace_query(params: dict[str, str], window: TimeRange) -> TraceQuery:
     """The filter form read from query ``params`` (blank fields ignored); 400 on bad input."""
     form = {k: params[k].strip() for k in FORM_FIELDS if params.get(k, "").strip()}
@@ -76,19 +95,33 @@ def parse_trace_query(params: dict[str, str], window: TimeRange) -> TraceQuery:
     if status is not None and status not in ("ok", "error"):
         raise PageError(400, "Status must be 'ok' or 'error'.")
     tags = tuple(t.strip() for t in form.get("tags", "").split(",") if t.strip())
-    filters = TraceFilter(
-        start_us=window.start_us,
-        end_us=window.end_us,
-        kinds=(kind,) if kind else (),
-        names=(form["name"],) if "name" in form else (),
-        models=(form["model"],) if "model" in form else (),
-        tags=tags,
-        user_id=form.get("user"),
-        session_id=form.get("session"),
-        release=form.get("release"),
-        status=status,
-        search=form.get("q"),
-    )
+    try:
+        measures = {
+            "metadata": metadata_conditions(metadata_texts(form.get("metadata", ""))),
+            "metadata_exists": tuple(
+                key.strip() for key in form.get("metadata_exists", "").split(",") if key.strip()
+            ),
+            "min_duration_us": duration_bound("Latency ≥ (ms)", form.get("min_latency_ms")),
+            "max_duration_us": duration_bound("Latency ≤ (ms)", form.get("max_latency_ms")),
+            "min_cost": bound("Cost ≥ (USD)", form.get("min_cost")),
+            "max_cost": bound("Cost ≤ (USD)", form.get("max_cost")),
+        }
+        filters = TraceFilter(
+            start_us=window.start_us,
+            end_us=window.end_us,
+            kinds=(kind,) if kind else (),
+            names=(form["name"],) if "name" in form else (),
+            models=(form["model"],) if "model" in form else (),
+            tags=tags,
+            user_id=form.get("user"),
+            session_id=form.get("session"),
+            release=form.get("release"),
+            status=status,
+            search=form.get("q"),
+            **measures,
+        )
+    except ValueError as exc:
+        raise PageError(400, f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
     minimum, maximum = _number(form, "score_min"), _number(form, "score_max")
     threshold = None
     if "score" in form:

@@ -1,7 +1,8 @@
-"""Parsing query-string values: timestamps and comma-separated lists."""
+"""Parsing query-string values: timestamps, time windows and comma-separated lists."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from haloscope.platform.api.errors import ApiError
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The end of year 9999, the last instant an ISO 8601 timestamp can name, in epoch microseconds.
 MAX_TIMESTAMP_US = 253_402_300_800_000_000
+DEFAULT_WINDOW_US = 7 * 86_400 * 1_000_000
 
 
 def parse_timestamp(name: str, value: str | None) -> int | None:
@@ -52,3 +54,15 @@ def one_choice(name: str, value: str | None, allowed: Iterable[str]) -> str | No
     if len(found) > 1:
         raise ApiError(400, f"{name}: give one value, not {value!r}")
     return found[0] if found else None
+
+
+def time_window(start: str | None, end: str | None) -> tuple[int, int]:
+    """``[start, end)`` in epoch microseconds: ``end`` defaults to now, ``start`` to the 7
+    days before ``end``; 400 when either is unreadable or the range is empty."""
+    end_us = parse_timestamp("end", end) or int(time.time() * 1_000_000)
+    start_us = parse_timestamp("start", start)
+    if start_us is None:
+        start_us = end_us - DEFAULT_WINDOW_US
+    if end_us <= start_us:
+        raise ApiError(400, "end must be after start")
+    return start_us, end_us

@@ -3,19 +3,30 @@ project of the request's key pair."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from haloscope.platform.api.auth import authenticated_project
 from haloscope.platform.api.context import ApiContext, api_context
 from haloscope.platform.api.errors import ApiError
-from haloscope.platform.api.query_params import choices, one_choice, parse_timestamp
+from haloscope.platform.api.query_params import (
+    choices,
+    one_choice,
+    parse_timestamp,
+    time_window,
+)
 from haloscope.platform.api.score_view import score_view
 from haloscope.platform.api.trace_view import span_view, tree_json
 from haloscope.platform.store.base import SPAN_KINDS
 from haloscope.platform.store.dashboard_queries import ScoreThreshold
-from haloscope.platform.store.filters import TRACE_STATUSES, TraceFilter
+from haloscope.platform.store.filters import (
+    TRACE_STATUSES,
+    TraceFilter,
+    bound,
+    duration_bound,
+    metadata_conditions,
+)
+from haloscope.platform.store.metrics_queries import METRIC_GROUPS
 from haloscope.platform.store.scores import ScoreStore
 from haloscope.platform.store.span_tree import span_order
 
@@ -24,8 +35,6 @@ router = APIRouter(prefix="/api/v1")
 Project = Annotated[str, Depends(authenticated_project)]
 Context = Annotated[ApiContext, Depends(api_context)]
 Repeated = Annotated[list[str], Query()]
-METRIC_GROUPS = ("day", "model")
-DEFAULT_METRICS_WINDOW_US = 7 * 86_400 * 1_000_000
 
 
 @router.get("/traces")
@@ -49,9 +58,17 @@ def list_traces(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     sort: str = "start_time_desc",
+    metadata: Repeated = (),
+    metadata_exists: Repeated = (),
+    min_latency_ms: str | None = None,
+    max_latency_ms: str | None = None,
+    min_cost: str | None = None,
+    max_cost: str | None = None,
 ) -> dict[str, Any]:
     """One page of the project's traces, newest first by default; ``score_name`` keeps the
-    traces with a score of that name (judge or human; within ``score_min``/``score_max``)."""
+    traces with a score of that name (judge or human; within ``score_min``/``score_max``);
+    ``metadata`` (``key=value``, repeatable) and ``metadata_exists`` (a key) keep traces with a
+    span carrying it; latency (ms) and cost (USD) bounds hold for the whole trace."""
     try:
         filters = TraceFilter(
             start_us=parse_timestamp("start", start),
@@ -65,6 +82,12 @@ def list_traces(
             release=release or None,
             status=one_choice("status", status, TRACE_STATUSES),
             search=q or None,
+            metadata=metadata_conditions(metadata),
+            metadata_exists=tuple(key.strip() for key in metadata_exists if key.strip()),
+            min_duration_us=duration_bound("min_latency_ms", min_latency_ms),
+            max_duration_us=duration_bound("max_latency_ms", max_latency_ms),
+            min_cost=bound("min_cost", min_cost),
+            max_cost=bound("max_cost", max_cost),
         )
         if score_name:
             threshold = ScoreThreshold(score_name, score_min, score_max)
@@ -106,13 +129,9 @@ def metrics(
     group_by: Repeated = (),
 ) -> dict[str, Any]:
     """Span count, error rate, latency percentiles, tokens and cost over ``[start, end)``
-    (default: the last 7 days), grouped by any of ``day`` and ``model``."""
-    end_us = parse_timestamp("end", end) or int(time.time() * 1_000_000)
-    start_us = parse_timestamp("start", start)
-    if start_us is None:
-        start_us = end_us - DEFAULT_METRICS_WINDOW_US
-    if end_us <= start_us:
-        raise ApiError(400, "end must be after start")
+    (default: the last 7 days), grouped by any of ``day``, ``model``, ``release``,
+    ``prompt_name`` and ``prompt_version``."""
+    start_us, end_us = time_window(start, end)
     groups = choices("group_by", group_by, METRIC_GROUPS)
     try:
         data = ctx.store.metrics(project_id, start_us, end_us, groups)

@@ -1,6 +1,7 @@
 """SQL of the metrics endpoint: span counts, error rate, latency percentiles, tokens and cost
-over a time range, optionally grouped by day and/or model, and of the overview, which reads all
-three groupings (whole range, per day, per model) in one pass over the spans."""
+over a time range, optionally grouped by day, model, release and prompt name/version, and of
+the overview, which reads all three groupings (whole range, per day, per model) in one pass
+over the spans."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from typing import Any
 METRIC_GROUPS: dict[str, str] = {
     "day": "toString(toDate(start_time)) AS day",
     "model": "model",
+    "release": "release",
+    "prompt_name": "metadata['prompt.name'] AS prompt_name",
+    "prompt_version": "metadata['prompt.version'] AS prompt_version",
+}
+# Grouping by these counts only the spans they concern: LLM spans for the model, spans whose
+# metadata names a prompt (prompt.name) for the prompt groups (a missing version is '').
+GROUP_SPANS: dict[str, str] = {
+    "model": "kind = 'llm'",
+    "prompt_name": "mapContains(metadata, 'prompt.name')",
+    "prompt_version": "mapContains(metadata, 'prompt.name')",
 }
 
 # Percentiles interpolate linearly between the two nearest spans (exact, not sketched).
@@ -77,11 +88,10 @@ def overview_rows(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
 def metrics_sql(
     project_id: str, start_us: int, end_us: int, groups: list[str]
 ) -> tuple[str, dict[str, Any]]:
-    """The metrics query and its parameters. Grouping by model counts only LLM spans."""
+    """The metrics query and its parameters. Grouping by model counts only LLM spans, by a
+    prompt's name or version only the spans that carry it (see GROUP_SPANS)."""
     params: dict[str, Any] = {"project_id": project_id, "start_us": start_us, "end_us": end_us}
-    where = list(_RANGE)
-    if "model" in groups:
-        where.append("kind = 'llm'")
+    where = list(_RANGE) + sorted({GROUP_SPANS[g] for g in groups if g in GROUP_SPANS})
     select = [METRIC_GROUPS[g] for g in groups] + [_METRICS_SELECT]
     lines = [
         "SELECT " + ", ".join(select),

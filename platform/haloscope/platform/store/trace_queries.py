@@ -34,8 +34,9 @@ TRACE_SPANS_SQL = (
     f"{FINAL_SETTINGS}"
 )
 
-_AGGREGATE_SELECT = """
-SELECT
+# One trace summarised from its spans: the trace list's page and items, and the per-trace
+# rollup of the sessions and users lists (a subquery whose unused columns ClickHouse drops).
+TRACE_AGGREGATES = """
     trace_id,
     if(countIf(parent_span_id = '') > 0,
        argMinIf(name, start_time, parent_span_id = ''),
@@ -52,9 +53,9 @@ SELECT
     argMinIf(user_id, start_time, user_id != '') AS trace_user_id,
     argMinIf(session_id, start_time, session_id != '') AS trace_session_id,
     argMinIf(release, start_time, release != '') AS trace_release,
-    arraySort(groupUniqArrayArray(tags)) AS trace_tags
-FROM spans FINAL
-"""
+    arraySort(groupUniqArrayArray(tags)) AS trace_tags"""
+
+_AGGREGATE_SELECT = f"\nSELECT{TRACE_AGGREGATES}\nFROM spans FINAL\n"
 
 _ITEM_SELECT = """
 SELECT
@@ -122,9 +123,13 @@ def _trace_conditions(flt: TraceFilter, params: dict[str, Any]) -> tuple[list[st
             params[field] = value
             having.append(f"countIf({field} = {{{field}:String}}) > 0")
             some_span.append(f"{field} = {{{field}:String}}")
+    for condition in _metadata_matches(flt, params):
+        having.append(f"countIf({condition}) > 0")
+        some_span.append(condition)
     if flt.tags:
         params["tags"] = list(flt.tags)
         having.append("hasAll(trace_tags, {tags:Array(String)})")
+    having.extend(_trace_bounds(flt, params))
     if flt.status is not None:
         having.append("error_count > 0" if flt.status == "error" else "error_count = 0")
         if flt.status == "error":
@@ -141,6 +146,41 @@ def _trace_conditions(flt: TraceFilter, params: dict[str, Any]) -> tuple[list[st
     if range_bounds and not some_span:  # beside another prefilter, its large set only costs
         some_span.append(" AND ".join(range_bounds))
     return having, some_span
+
+
+def _metadata_matches(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
+    """One condition on a single span per metadata filter: the key present (with the value,
+    for a ``key=value`` pair). Keys and values are bound parameters like every other value."""
+    conditions = []
+    for index, (key, value) in enumerate(flt.metadata):
+        params[f"metadata_key_{index}"], params[f"metadata_value_{index}"] = key, value
+        conditions.append(
+            f"mapContains(metadata, {{metadata_key_{index}:String}})"
+            f" AND metadata[{{metadata_key_{index}:String}}] = {{metadata_value_{index}:String}}"
+        )
+    for index, key in enumerate(flt.metadata_exists):
+        params[f"metadata_exists_{index}"] = key
+        conditions.append(f"mapContains(metadata, {{metadata_exists_{index}:String}})")
+    return conditions
+
+
+# The per-trace aggregate's duration and cost, and the parameter types of their bounds.
+_TRACE_MEASURES = (
+    ("duration_us", "(trace_end - trace_start)", "Int64"),
+    ("cost", "toFloat64(cost_exact)", "Float64"),
+)
+
+
+def _trace_bounds(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
+    """HAVING conditions for the trace's duration and cost bounds (inclusive)."""
+    conditions = []
+    for name, expression, param_type in _TRACE_MEASURES:
+        for side, operator in (("min", ">="), ("max", "<=")):
+            value = getattr(flt, f"{side}_{name}")
+            if value is not None:
+                params[f"{side}_{name}"] = value
+                conditions.append(f"{expression} {operator} {{{side}_{name}:{param_type}}}")
+    return conditions
 
 
 def _time_bounds(
@@ -171,7 +211,7 @@ def scan_bounds(flt: TraceFilter, params: dict[str, Any], column: str = "start_t
     return _time_bounds(params, column, "scan", start, _past_end(flt))
 
 
-def _candidate_bounds(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
+def candidate_bounds(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
     """Bounds on the span start times where a trace starting in the range has all its spans:
     from the range's start to MAX_TRACE_DURATION_US after its end. Narrower than the scan, whose
     margin before the range only serves to see the earlier start of traces begun before it."""
@@ -179,7 +219,7 @@ def _candidate_bounds(flt: TraceFilter, params: dict[str, Any]) -> list[str]:
     return ["project_id = {project_id:String}", *bounds]
 
 
-def _candidate_traces(bounds: list[str], span_condition: str) -> str:
+def candidate_traces(bounds: list[str], span_condition: str) -> str:
     """Traces with a span meeting ``span_condition`` within ``bounds``: a superset of the
     matching ones (read without FINAL), cheap to find, that lets the exact aggregate read only
     their granules (idx_trace_granule rules out the others in each day of the scan)."""
@@ -249,7 +289,7 @@ def selective_trace_count_sql(
     params: dict[str, Any] = {"project_id": project_id}
     params.update({field: getattr(flt, field) for field in fields})
     conditions = [f"{field} = {{{field}:String}}" for field in fields]
-    where = " AND ".join([*_candidate_bounds(flt, params), *conditions])
+    where = " AND ".join([*candidate_bounds(flt, params), *conditions])
     return f"SELECT uniq(trace_id) AS traces FROM spans WHERE {where}", params  # noqa: S608
 
 
@@ -274,8 +314,8 @@ def list_traces_sql(
     params: dict[str, Any] = {"project_id": project_id, "limit": limit}
     having, some_span = _trace_conditions(flt, params)
     scan = ["project_id = {project_id:String}", *scan_bounds(flt, params)]
-    bounds = _candidate_bounds(flt, params)
-    by_trace = [_candidate_traces(bounds, condition) for condition in some_span]
+    bounds = candidate_bounds(flt, params)
+    by_trace = [candidate_traces(bounds, condition) for condition in some_span]
     by_trace.extend(trace_conditions)
     direction = "DESC" if order.descending else "ASC"
     outer_where = ""
