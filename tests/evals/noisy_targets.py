@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import zlib
 from typing import Any
 
@@ -16,3 +17,9 @@ def answer_with_noise(item: dict[str, Any]) -> dict[str, Any]:
     if zlib.crc32(item["id"].encode()) % 4 == 0:
         result["output"] += " Cheers."
     return result
+
+
+def slow_answer(item: dict[str, Any]) -> dict[str, Any]:
+    """The example assistant taking 0.1 s per item (a run whose progress can be watched)."""
+    time.sleep(0.1)
+    return answer(item)

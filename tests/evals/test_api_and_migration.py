@@ -12,11 +12,23 @@ from haloscope.platform.cli.main import main
 from haloscope.platform.db.engine import make_engine, upgrade_database
 from sqlalchemy import inspect, text
 
-from tests.support.api_fixtures import LiveApi
+from tests.support.api_fixtures import LiveApi, ProjectKeys
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "examples" / "rag" / "eval.yaml"
 DATASET = REPO / "examples" / "rag" / "dataset.jsonl"
+
+
+def _use_platform(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, host: str, keys: ProjectKeys
+) -> None:
+    """The CLI's environment: this data dir, the platform at ``host`` with ``keys``."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("HALOSCOPE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HALOSCOPE_CONFIG", "")
+    monkeypatch.setenv("HALOSCOPE_HOST", host)
+    monkeypatch.setenv("HALOSCOPE_PUBLIC_KEY", keys.public_key)
+    monkeypatch.setenv("HALOSCOPE_SECRET_KEY", keys.secret_key)
 
 
 def test_migration_0002_creates_dataset_and_run_tables(metadata_db_url: str) -> None:
@@ -52,12 +64,7 @@ def test_cli_records_run_and_verdict_in_its_project_only(
     live_api: LiveApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mine, other = live_api.new_project(), live_api.new_project()
-    monkeypatch.chdir(REPO)
-    monkeypatch.setenv("HALOSCOPE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("HALOSCOPE_CONFIG", "")
-    monkeypatch.setenv("HALOSCOPE_HOST", live_api.base_url)
-    monkeypatch.setenv("HALOSCOPE_PUBLIC_KEY", mine.public_key)
-    monkeypatch.setenv("HALOSCOPE_SECRET_KEY", mine.secret_key)
+    _use_platform(monkeypatch, tmp_path, live_api.base_url, mine)
     run = ["eval", "run", "--config", str(CONFIG), "--dataset-file", str(DATASET), "--no-progress"]
     assert main([*run, "--target", "examples.rag.app:answer", "--run-id", "api-base"]) == 0
     assert (
@@ -130,3 +137,39 @@ def test_an_eval_run_summary_must_give_each_metric_a_value(live_api: LiveApi) ->
         )
         assert refused.status_code == 400, summary
         assert "summary" in refused.json()["error"]
+
+
+def test_eval_run_reads_a_dataset_version_stored_in_the_platform(
+    live_api: LiveApi,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mine, other = live_api.new_project(), live_api.new_project()
+    _use_platform(monkeypatch, tmp_path, live_api.base_url, mine)
+    items = [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]
+    pushed = httpx.post(
+        f"{live_api.base_url}/api/v1/datasets/golden/versions",
+        json={"items": items},
+        auth=mine.basic_auth,
+    )
+    assert pushed.status_code == 201, pushed.text
+    run = ["eval", "run", "--config", str(CONFIG), "--no-progress", "--no-record"]
+    run += ["--target", "examples.rag.app:answer"]
+    assert main([*run, "--platform-dataset", "golden@1", "--run-id", "from-platform"]) == 0
+    assert main([*run, "--dataset-file", str(DATASET), "--run-id", "from-file"]) == 0
+    runs = tmp_path / "eval-runs" / "runs"
+    from_platform = json.loads((runs / "from-platform.json").read_text())
+    from_file = json.loads((runs / "from-file.json").read_text())
+    assert from_platform["dataset"]["name"] == "golden" and from_platform["dataset"]["version"] == 1
+    assert from_platform["summary"] == from_file["summary"]
+    assert len(from_platform["items"]) == len(items) == 40
+
+    capsys.readouterr()
+    _use_platform(monkeypatch, tmp_path, live_api.base_url, other)
+    assert main([*run, "--platform-dataset", "golden", "--run-id", "stranger"]) == 2
+    assert "--platform-dataset 'golden'" in capsys.readouterr().err
+    for name in ("HALOSCOPE_HOST", "HALOSCOPE_PUBLIC_KEY", "HALOSCOPE_SECRET_KEY"):
+        monkeypatch.delenv(name)
+    assert main([*run, "--platform-dataset", "golden", "--run-id", "offline"]) == 2
+    assert "needs HALOSCOPE_HOST" in capsys.readouterr().err

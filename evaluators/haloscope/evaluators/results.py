@@ -22,7 +22,8 @@ class EvalInput:
     """One item to score. Evaluators read the fields they need and reject items missing them.
 
     ``input`` is the user question or prompt, ``output`` the model's answer, ``contexts`` the
-    retrieved passages in rank order, ``reference`` a ground-truth answer, ``tool`` a tool call.
+    retrieved passages in rank order, ``reference`` a ground-truth answer, ``tool`` a tool call,
+    ``metadata`` the span's or dataset item's metadata (read by custom judges' templates).
     """
 
     input: str = ""
@@ -30,6 +31,7 @@ class EvalInput:
     contexts: tuple[str, ...] = ()
     reference: str | None = None
     tool: ToolCall | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.contexts, str):

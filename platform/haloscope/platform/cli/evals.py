@@ -10,20 +10,22 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from haloscope.platform.config import load_settings
-from haloscope.platform.evals.config import build_scorers, load_config
+from haloscope.platform.evals.config import EvalConfig, build_scorers, load_config
 from haloscope.platform.evals.datasets import (
     DatasetStore,
     DatasetVersion,
     check_dataset_name,
+    items_from_dicts,
     load_items_file,
 )
 from haloscope.platform.evals.errors import EvalUsageError
-from haloscope.platform.evals.gate import run_gate
+from haloscope.platform.evals.gate import GateReport, run_gate
+from haloscope.platform.evals.items import upload_items
 from haloscope.platform.evals.platform_client import PlatformClient, PlatformError
 from haloscope.platform.evals.reports import summary_table, write_reports
 from haloscope.platform.evals.runner import run_eval
@@ -99,6 +101,10 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
     source = run.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="NAME or NAME@VERSION from the dataset store")
     source.add_argument("--dataset-file", type=Path, help="a JSONL/CSV file used as is")
+    source.add_argument(
+        "--platform-dataset",
+        help="NAME or NAME@VERSION stored in the platform (e.g. made from an annotation queue)",
+    )
     run.add_argument("--datasets-dir", help="dataset store (default: <data dir>/datasets)")
     run.add_argument("--target", help="Python callable module:function")
     run.add_argument(
@@ -209,20 +215,44 @@ def run_dataset_from_traces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _name_and_version(option: str, value: str) -> tuple[str, int | None]:
+    name, _, version = value.partition("@")
+    if version and not version.isdigit():
+        raise EvalUsageError(f"{option} {value!r}: the version after '@' must be a number")
+    return name, int(version) if version else None
+
+
 def _load_dataset(args: argparse.Namespace) -> DatasetVersion:
     if args.dataset_file is not None:
         return DatasetVersion(args.dataset_file.stem, 0, load_items_file(args.dataset_file))
-    name, _, version = args.dataset.partition("@")
-    if version and not version.isdigit():
-        raise EvalUsageError(f"--dataset {args.dataset!r}: the version after '@' must be a number")
+    if args.platform_dataset is not None:
+        return _platform_dataset(*_name_and_version("--platform-dataset", args.platform_dataset))
     store = DatasetStore(_data_dir(args, "datasets_dir", "datasets"))
-    return store.get(name, int(version) if version else None)
+    return store.get(*_name_and_version("--dataset", args.dataset))
+
+
+def _platform_dataset(name: str, version: int | None) -> DatasetVersion:
+    """A dataset version read from the platform (HALOSCOPE_HOST and a key pair)."""
+    client = PlatformClient.from_env()
+    if client is None:
+        raise EvalUsageError(
+            "--platform-dataset needs HALOSCOPE_HOST, HALOSCOPE_PUBLIC_KEY and "
+            "HALOSCOPE_SECRET_KEY (issue a key with `haloscope keys create --project NAME`)"
+        )
+    try:
+        stored = client.get_dataset_version(check_dataset_name(name), version)
+    except PlatformError as exc:
+        raise EvalUsageError(f"--platform-dataset {name!r}: {exc}") from exc
+    finally:
+        client.close()
+    items = items_from_dicts(stored["items"], f"platform dataset {name}")
+    return DatasetVersion(name, int(stored["version"]), items)
 
 
 def run_eval_run(args: argparse.Namespace) -> int:
     """``haloscope eval run``: run, score, save the run file, record it in the platform."""
     config = load_config(args.config)
-    scorers = build_scorers(config)
+    scorers = _build_scorers(config)
     dataset = _load_dataset(args)
     target = make_target(args.target, args.target_command, args.target_outputs)
     if args.concurrency is not None and args.concurrency < 1:
@@ -246,8 +276,46 @@ def run_eval_run(args: argparse.Namespace) -> int:
         )
     print(f"run {run.run_id} saved to {path}")
     if not args.no_record:
-        _platform_call("the run", lambda client: client.record_run(run))
+        _platform_call("the run", lambda client: _record_run(client, run, dataset))
     return 0
+
+
+def _build_scorers(config: EvalConfig) -> dict[str, Any]:
+    """The metrics' scorers; a custom judge named without a file is the project's stored
+    version, read from the platform (``HALOSCOPE_HOST`` and keys)."""
+    stored = [
+        m for m in config.metrics if (m.evaluator or "").startswith("custom:") and not m.judge
+    ]
+    client = PlatformClient.from_env() if stored else None
+    if client is None:
+        return build_scorers(config)
+
+    def judges(name: str, version: str | None) -> tuple[Mapping[str, Any], int | str]:
+        try:
+            return client.get_judge(name, version)
+        except PlatformError as exc:
+            raise EvalUsageError(f"custom judge {name!r}: {exc}") from exc
+
+    try:
+        return build_scorers(config, judges=judges)
+    finally:
+        client.close()
+
+
+def _record_run(client: PlatformClient, run: RunRecord, dataset: DatasetVersion) -> None:
+    """The run's summary, then every item (output, scores, labels, reasons, latencies)."""
+    client.record_run(run)
+    metrics = list(run.summary)
+    sent = client.record_items(run.run_id, upload_items(dataset.items, run.items, metrics))
+    print(f"platform: run {run.run_id} recorded with {sent} item(s)")
+
+
+def _record_verdict(client: PlatformClient, report: GateReport) -> str | None:
+    """Attach the verdict; the dashboard's item-by-item comparison of the two runs."""
+    recorded = client.record_verdict(report)
+    if report.baseline_run_id is None or not recorded.get("project_id"):
+        return None
+    return client.compare_url(recorded["project_id"], [report.baseline_run_id, report.run_id])
 
 
 def _baseline(args: argparse.Namespace, store: RunStore) -> tuple[RunRecord | None, str | None]:
@@ -283,9 +351,12 @@ def run_eval_gate(args: argparse.Namespace) -> int:
         )
     report = run_gate(current, config, baseline, source)
     print(summary_table(report))
-    write_reports(report, args.junit, args.json, args.markdown)
+    compare_url = None
     if not args.no_record:
-        _platform_call("the verdict", lambda client: client.record_verdict(report))
+        compare_url = _platform_call("the verdict", lambda client: _record_verdict(client, report))
+    if compare_url:
+        print(f"item by item: {compare_url}")
+    write_reports(report, args.junit, args.json, args.markdown, compare_url=compare_url)
     return EXIT_FAIL if report.verdict == "fail" else 0
 
 

@@ -13,6 +13,9 @@ metrics:
   - name: cites_source
     scorer: my_checks:cites_source     # custom Python scorer: (item, output, contexts) -> float|bool
     aggregate: pass_rate
+  - name: correctness
+    evaluator: custom:correctness      # a custom judge: from this file (offline) ...
+    judge: judges/correctness.yaml     # ... or, without 'judge', the project's stored version
 ```
 """
 
@@ -21,12 +24,18 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from haloscope.evaluators import ConfigError, Evaluator, UnknownEvaluatorError, create_evaluator
+from haloscope.evaluators import (
+    ConfigError,
+    Evaluator,
+    Resources,
+    UnknownEvaluatorError,
+    create_evaluator,
+)
 from haloscope.platform.evals.errors import EvalUsageError
 from haloscope.platform.evals.importing import import_callable
 from haloscope.platform.evals.jsonutil import content_hash
@@ -36,8 +45,11 @@ PAIRED_TESTS = ("wilcoxon", "bootstrap")
 _TOP_KEYS = {"metrics", "alpha", "bootstrap_samples", "seed", "concurrency"}
 _METRIC_KEYS = {
     "name", "evaluator", "version", "config", "scorer", "aggregate", "pass_threshold",
-    "higher_is_better", "min", "max", "tolerance", "test",
+    "higher_is_better", "min", "max", "tolerance", "test", "judge",
 }  # fmt: skip
+CUSTOM_PREFIX = "custom:"
+# Resolves a project's stored custom judge: (judge name, version or None) -> (spec, version).
+JudgeResolver = Callable[[str, str | None], tuple[Mapping[str, Any], int | str]]
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class MetricSpec:
     max: float | None = None
     tolerance: float = 0.0
     test: str = "wilcoxon"
+    judge: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +93,12 @@ class EvalConfig:
         return next((m for m in self.metrics if m.name == name), None)
 
 
-def _read(path: Path) -> Any:
+def read_structured(path: Path, what: str = "eval config") -> Any:
+    """The YAML, TOML or JSON file at ``path`` (by its suffix) parsed; EvalUsageError naming
+    ``what`` when it is missing or malformed."""
     if not path.is_file():
-        raise EvalUsageError(f"eval config {path} does not exist; pass --config PATH")
+        hint = "; pass --config PATH" if what == "eval config" else ""
+        raise EvalUsageError(f"{what} {path} does not exist{hint}")
     text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
     try:
@@ -93,10 +109,8 @@ def _read(path: Path) -> Any:
         if suffix == ".json":
             return json.loads(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise EvalUsageError(
-            f"eval config {path} is not valid {suffix[1:].upper()}: {exc}"
-        ) from exc
-    raise EvalUsageError(f"eval config {path}: use a .yaml, .yml, .toml or .json file")
+        raise EvalUsageError(f"{what} {path} is not valid {suffix[1:].upper()}: {exc}") from exc
+    raise EvalUsageError(f"{what} {path}: use a .yaml, .yml, .toml or .json file")
 
 
 def _number(where: str, value: Any, low: float, high: float | None = None) -> float:
@@ -137,6 +151,13 @@ def _metric(raw: Any, index: int) -> MetricSpec:
     bounds = {
         k: _number(f"{where}: {k}", raw[k], float("-inf")) for k in ("min", "max") if k in raw
     }
+    judge = raw.get("judge")
+    if judge is not None and (
+        not isinstance(judge, str) or not str(raw.get("evaluator", "")).startswith(CUSTOM_PREFIX)
+    ):
+        raise EvalUsageError(
+            f"{where}: 'judge' (a judge file path) goes with 'evaluator: custom:<name>'"
+        )
     return MetricSpec(
         name=name,
         evaluator=raw.get("evaluator"),
@@ -150,6 +171,7 @@ def _metric(raw: Any, index: int) -> MetricSpec:
         higher_is_better=higher,
         tolerance=_number(f"{where}: tolerance", raw.get("tolerance", 0.0), 0.0),
         test=test,
+        judge=judge,
         **bounds,
     )
 
@@ -181,23 +203,64 @@ def parse_config(raw: Any, source: str = "eval config") -> EvalConfig:
 
 
 def load_config(path: Path) -> EvalConfig:
-    """Read and validate the eval config at ``path``."""
-    return parse_config(_read(path), f"eval config {path}")
+    """Read and validate the eval config at ``path`` (judge files relative to its folder)."""
+    config = parse_config(read_structured(path), f"eval config {path}")
+    metrics = tuple(
+        replace(m, judge=str(path.parent / m.judge)) if m.judge is not None else m
+        for m in config.metrics
+    )
+    return replace(config, metrics=metrics)
 
 
 Scorer = Callable[..., Any]
 
 
-def build_scorers(config: EvalConfig) -> dict[str, Evaluator | Scorer]:
-    """Each metric's evaluator instance or custom scorer; bad names or settings are usage
-    errors raised before any target runs."""
+def build_scorers(
+    config: EvalConfig, resources: Resources | None = None, judges: JudgeResolver | None = None
+) -> dict[str, Evaluator | Scorer]:
+    """Each metric's evaluator instance (sharing ``resources``' models when given) or custom
+    scorer; bad names or settings are usage errors raised before any target runs. A custom
+    judge (``evaluator: custom:<name>``) comes from its ``judge`` file, else from ``judges``
+    (the project's stored versions)."""
     built: dict[str, Evaluator | Scorer] = {}
     for metric in config.metrics:
         if metric.scorer is not None:
             built[metric.name] = import_callable(metric.scorer, f"metric {metric.name!r}: scorer")
             continue
+        if metric.evaluator is not None and metric.evaluator.startswith(CUSTOM_PREFIX):
+            built[metric.name] = _custom_judge(metric, resources, judges)
+            continue
         try:
-            built[metric.name] = create_evaluator(metric.evaluator, metric.version, metric.config)
+            built[metric.name] = create_evaluator(
+                metric.evaluator, metric.version, metric.config, resources
+            )
         except (ConfigError, UnknownEvaluatorError) as exc:
             raise EvalUsageError(f"metric {metric.name!r}: {exc}") from exc
     return built
+
+
+def _custom_judge(
+    metric: MetricSpec, resources: Resources | None, judges: JudgeResolver | None
+) -> Evaluator:
+    from haloscope.evaluators.custom_judge import CustomJudge, JudgeSpecError, read_judge_file
+
+    name = (metric.evaluator or "")[len(CUSTOM_PREFIX) :]
+    where = f"metric {metric.name!r}"
+    try:
+        if metric.judge is not None:
+            spec: Mapping[str, Any] = read_judge_file(metric.judge)
+            if spec.get("name") != name:
+                raise EvalUsageError(
+                    f"{where}: {metric.judge} defines judge {spec.get('name')!r}, not {name!r}"
+                )
+            version: int | str = metric.version or 0
+        elif judges is not None:
+            spec, version = judges(name, metric.version)
+        else:
+            raise EvalUsageError(
+                f"{where}: custom judge {name!r}: give its file ('judge: FILE') or run with "
+                "HALOSCOPE_HOST and keys set so the project's stored judge is used"
+            )
+        return CustomJudge(spec, version, None, resources)
+    except (JudgeSpecError, OSError) as exc:
+        raise EvalUsageError(f"{where}: {exc}") from exc

@@ -3,18 +3,27 @@
 A metric *regresses* when the paired change, oriented so that negative is worse, is below
 ``-tolerance`` **and** the paired test rejects "no change" at ``alpha``; it *breaches* when
 its aggregate is below ``min`` or above ``max``. Either fails the gate. Items are paired by
-id; items of only one run are left out of the paired test (and reported).
+id; items of only one run are left out of the paired test (and reported). Each paired item is
+counted improved, regressed or unchanged by :func:`~haloscope.platform.evals.scoring.item_change`
+(the rule the dashboard's compare page badges items with); the regressed ones are listed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from haloscope.platform.evals.config import EvalConfig, MetricSpec
 from haloscope.platform.evals.errors import EvalUsageError
 from haloscope.platform.evals.runs import RunRecord
-from haloscope.platform.evals.scoring import item_passed, item_value
+from haloscope.platform.evals.scoring import (
+    IMPROVED,
+    REGRESSED,
+    higher_better,
+    item_change,
+    item_passed,
+    item_value,
+)
 from haloscope.platform.evals.stats import (
     Interval,
     PairedTest,
@@ -42,6 +51,7 @@ class MetricVerdict:
     regression: bool
     breach: str | None
     errors: int
+    regressed_items: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -108,13 +118,13 @@ def _breach(metric: MetricSpec, value: float) -> str | None:
 
 def _paired_test(
     metric: MetricSpec, config: EvalConfig, current: RunRecord, baseline: RunRecord
-) -> tuple[PairedTest | None, int]:
+) -> tuple[PairedTest | None, int, tuple[str, ...]]:
     if not any(metric.name in item.scores for item in baseline.items):
-        return None, 0
+        return None, 0, ()
     base_items = {item.id: item for item in baseline.items}
     pairs = [(base_items[item.id], item) for item in current.items if item.id in base_items]
     if not pairs:
-        return None, 0
+        return None, 0, ()
     if metric.aggregate == "pass_rate":
         test = mcnemar(
             [item_passed(metric, b.scores.get(metric.name)) for b, _ in pairs],
@@ -127,7 +137,13 @@ def _paired_test(
             test = paired_bootstrap(base, cur, samples=config.bootstrap_samples, seed=config.seed)
         else:
             test = wilcoxon_signed_rank(base, cur)
-    return test, len(pairs)
+    changes = [
+        (c.id, item_change(metric, b.scores.get(metric.name), c.scores.get(metric.name)))
+        for b, c in pairs
+    ]
+    regressed = tuple(item_id for item_id, change in changes if change == REGRESSED)
+    improved = sum(1 for _, change in changes if change == IMPROVED)
+    return replace(test, improved=improved, regressed=len(regressed)), len(pairs), regressed
 
 
 def _verdict(
@@ -135,17 +151,15 @@ def _verdict(
 ) -> MetricVerdict:
     values = [item_value(metric, item) for item in current.items]
     interval = bootstrap_ci(values, samples=config.bootstrap_samples, seed=config.seed)
-    test, paired = (None, 0)
+    test, paired, regressed_items = (None, 0, ())
     baseline_value = None
     if baseline is not None:
-        test, paired = _paired_test(metric, config, current, baseline)
+        test, paired, regressed_items = _paired_test(metric, config, current, baseline)
     if baseline is not None and test is not None:
         baseline_value = sum(item_value(metric, i) for i in baseline.items) / len(baseline.items)
     regression = False
     if test is not None:
-        # A pass rate is always better higher; a mean score follows the metric's direction.
-        higher_better = metric.higher_is_better or metric.aggregate == "pass_rate"
-        worse_by = -test.delta if higher_better else test.delta
+        worse_by = -test.delta if higher_better(metric) else test.delta
         regression = worse_by > metric.tolerance and test.p_value < config.alpha
     errors = sum(1 for i in current.items if i.error or metric.name in i.metric_errors)
     return MetricVerdict(
@@ -160,6 +174,7 @@ def _verdict(
         regression=regression,
         breach=_breach(metric, interval.estimate),
         errors=errors,
+        regressed_items=regressed_items,
     )
 
 

@@ -27,16 +27,17 @@ class ProgressBar:
         self._tty = self.stream.isatty()
         self._last_decile = -1
 
-    def advance(self, count: int = 1) -> None:
-        """Record ``count`` more finished items and redraw."""
+    def advance(self, count: int = 1) -> int:
+        """Record ``count`` more finished items and redraw; the items done so far."""
         with self._lock:
             self.done += count
             if not self.enabled:
-                return
+                return self.done
             decile = self.done * 10 // self.total
             if self._tty or decile != self._last_decile or self.done == self.total:
                 self._last_decile = decile
                 self._draw()
+            return self.done
 
     def _draw(self) -> None:
         filled = self.done * BAR_WIDTH // self.total

@@ -129,6 +129,7 @@ def run_json(run: EvalRun) -> dict[str, Any]:
     """An eval run as an API object."""
     return {
         "run_id": run.run_id,
+        "project_id": run.project_id,
         "dataset": run.dataset,
         "dataset_version": run.dataset_version,
         "target": run.target,

@@ -69,8 +69,9 @@ def junit_xml(report: GateReport) -> bytes:
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
 
 
-def markdown_summary(report: GateReport) -> str:
-    """A Markdown table and verdict, ready to post as a pull-request comment."""
+def markdown_summary(report: GateReport, compare_url: str | None = None) -> str:
+    """A Markdown table and verdict, ready to post as a pull-request comment; with
+    ``compare_url`` (the platform's compare page of the two runs) a link to the items."""
     icon = {"pass": "✅", "fail": "❌"}
     lines = [
         f"### Haloscope eval gate: {icon[report.verdict]} {report.verdict.upper()}",
@@ -92,17 +93,30 @@ def markdown_summary(report: GateReport) -> str:
         lines += ["", "**Failures**", "", *reasons]
     if notes:
         lines += ["", "**Notes**", "", *notes]
+    if compare_url:
+        regressed = sum(len(m.regressed_items) for m in report.metrics)
+        lines += [
+            "",
+            f"[Compare the runs item by item]({compare_url}) "
+            f"({regressed} item regression(s) across the metrics).",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def write_reports(
-    report: GateReport, junit: Path | None, json_path: Path | None, markdown: Path | None
+    report: GateReport,
+    junit: Path | None,
+    json_path: Path | None,
+    markdown: Path | None,
+    *,
+    compare_url: str | None = None,
 ) -> None:
-    """Write whichever of the three report files were asked for."""
+    """Write whichever of the three report files were asked for (the Markdown one links to
+    ``compare_url`` when given)."""
     for path, body in (
         (junit, lambda: junit_xml(report)),
         (json_path, lambda: json.dumps(report.to_json(), indent=1).encode()),
-        (markdown, lambda: markdown_summary(report).encode()),
+        (markdown, lambda: markdown_summary(report, compare_url).encode()),
     ):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ are called per item as ``scorer(item, output, contexts)`` and return a number, a
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,23 +31,30 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _run_target(
-    target: Target, item: DatasetItem, cache: OutputCache | None
-) -> tuple[TargetOutput | None, str | None, bool]:
+# A target's answer to one item: its output (None on failure), the error, whether it came
+# from the cache, and the target's time on it in ms (None when cached).
+Outcome = tuple[TargetOutput | None, str | None, bool, float | None]
+# Called after each item's target call with (items done, items in the run).
+ProgressCallback = Callable[[int, int], None]
+
+
+def _run_target(target: Target, item: DatasetItem, cache: OutputCache | None) -> Outcome:
     key = cache.key(target, item) if cache is not None and target.cacheable else None
     if key is not None and (hit := cache.get(key)) is not None:  # type: ignore[union-attr]
-        return hit, None, True
+        return hit, None, True, None
+    started = time.perf_counter()
     try:
         output = target(item)
     except TargetError as exc:
-        return None, str(exc), False
+        return None, str(exc), False, (time.perf_counter() - started) * 1000
+    latency_ms = (time.perf_counter() - started) * 1000
     if key is not None:
         cache.put(key, output)  # type: ignore[union-attr]
-    return output, None, False
+    return output, None, False, latency_ms
 
 
-def _record(item: DatasetItem, outcome: tuple[TargetOutput | None, str | None, bool]) -> ItemRecord:
-    output, error, cached = outcome
+def _record(item: DatasetItem, outcome: Outcome) -> ItemRecord:
+    output, error, cached, latency_ms = outcome
     contexts = (
         output.contexts if output is not None and output.contexts is not None else item.context
     )
@@ -57,6 +65,7 @@ def _record(item: DatasetItem, outcome: tuple[TargetOutput | None, str | None, b
         contexts=list(contexts),
         error=error,
         cached=cached,
+        latency_ms=latency_ms,
     )
 
 
@@ -70,6 +79,7 @@ def _score_with_evaluator(
             output=record.output or "",
             contexts=tuple(record.contexts or ()),
             reference=_as_text(item.expected_output) or None,
+            metadata=dict(item.metadata or {}),
         )
         for item, record in scorable
     ]
@@ -77,6 +87,8 @@ def _score_with_evaluator(
     for (_, record), result in zip(scorable, results, strict=True):
         record.scores[name] = result.score
         record.labels[name] = result.label
+        record.reasons[name] = result.reason
+        record.metric_latency_ms[name] = result.latency_ms
         if result.error:
             record.metric_errors[name] = result.error
     for record in records:
@@ -106,6 +118,7 @@ def _score_with_function(
             record.scores[name] = None
             record.metric_errors[name] = "target failed"
             continue
+        started = time.perf_counter()
         try:
             score, label = _custom_score(
                 scorer(item.as_dict(), record.output, record.contexts or [])
@@ -114,6 +127,8 @@ def _score_with_function(
             record.scores[name] = None
             record.metric_errors[name] = f"{type(exc).__name__}: {exc}"
             continue
+        finally:
+            record.metric_latency_ms[name] = (time.perf_counter() - started) * 1000
         record.scores[name] = score
         record.labels[name] = label
 
@@ -128,14 +143,18 @@ def run_eval(
     concurrency: int | None = None,
     progress: bool = True,
     run_id: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> RunRecord:
-    """Run ``target`` on every item of ``dataset``, score each metric and summarise."""
+    """Run ``target`` on every item of ``dataset``, score each metric and summarise;
+    ``on_progress`` hears of each finished target call (from the worker threads)."""
     items = dataset.items
     bar = ProgressBar(len(items), f"{dataset.name}@{dataset.version}", enabled=progress)
 
     def one(item: DatasetItem) -> ItemRecord:
         record = _record(item, _run_target(target, item, cache))
-        bar.advance()
+        done = bar.advance()
+        if on_progress is not None:
+            on_progress(done, len(items))
         return record
 
     with ThreadPoolExecutor(max_workers=concurrency or config.concurrency) as pool:

@@ -32,7 +32,11 @@ class ItemRecord:
     """One item of a run: the target's output (or error) and each metric's raw score.
 
     ``scores`` maps metric name to score (None when the evaluator could not score the item,
-    the reason in ``metric_errors``); ``labels`` the evaluator's label where it gave one.
+    the reason in ``metric_errors``); ``labels`` the evaluator's label where it gave one,
+    ``reasons`` its explanation, ``metric_latency_ms`` the time it took on this item (an
+    evaluator's share of its batch). ``latency_ms`` is the target's time on the item (None
+    when the output came from the cache). Run files written before these fields read them
+    empty.
     """
 
     id: str
@@ -44,6 +48,9 @@ class ItemRecord:
     scores: dict[str, float | None] = field(default_factory=dict)
     labels: dict[str, str | None] = field(default_factory=dict)
     metric_errors: dict[str, str] = field(default_factory=dict)
+    latency_ms: float | None = None
+    reasons: dict[str, str | None] = field(default_factory=dict)
+    metric_latency_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

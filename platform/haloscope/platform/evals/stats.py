@@ -31,7 +31,8 @@ class PairedTest:
     """A paired test's outcome: ``delta`` is mean(current - baseline), ``p_value`` two-sided.
 
     For McNemar, ``improved`` counts items failing in the baseline and passing now,
-    ``regressed`` the reverse.
+    ``regressed`` the reverse; the gate sets both for every test from its per-item rule
+    (``scoring.item_change``), which gives McNemar's counts for a pass rate.
     """
 
     method: str

@@ -1,5 +1,6 @@
-"""What an eval run runs: a Python callable, a shell command (JSON in, JSON out), or a file
-of precomputed outputs; and the output cache keyed by the target and the item's input hash.
+"""What an eval run runs: a Python callable, a shell command (JSON in, JSON out), a file
+of precomputed outputs, or an OpenAI-compatible chat endpoint with a prompt template; and the
+output cache keyed by the target and the item's input hash.
 
 A target receives the item as ``{"id", "input", "expected_output", "context", "metadata"}``
 and answers either a string (the output) or an object ``{"output": ..., "contexts": [...]}``
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 from haloscope.platform.evals.datasets import DatasetItem
 from haloscope.platform.evals.errors import EvalUsageError
 from haloscope.platform.evals.importing import import_callable
@@ -150,6 +152,77 @@ class OutputsFileTarget:
         if item.id not in self._outputs:
             raise TargetError(f"no precomputed output for item {item.id!r}")
         return self._outputs[item.id]
+
+
+class EndpointTarget:
+    """An OpenAI-compatible chat endpoint: the item rendered through ``prompt`` (a Jinja2
+    template in the immutable sandbox: it sees ``id``, ``input``, ``expected_output``,
+    ``context`` and ``metadata``, and can neither reach Python internals nor change them) is
+    sent as the user message to ``{base_url}/chat/completions``; the first choice's content
+    is the output."""
+
+    cacheable = True
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        model: str,
+        prompt: str,
+        *,
+        api_key: str = "",
+        system: str = "",
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        timeout_s: float = 60.0,
+    ) -> None:
+        from jinja2 import StrictUndefined, TemplateSyntaxError
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        environment = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        try:
+            self._template = environment.from_string(prompt)
+        except TemplateSyntaxError as exc:
+            raise EvalUsageError(f"prompt template of {name!r}: {exc}") from exc
+        self.identity = f"endpoint:{name}:{model}:{content_hash([prompt, system])[:12]}"
+        self._body = {"model": model, "temperature": temperature, "max_tokens": max_tokens}
+        self._system = system
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout_s)
+
+    def render(self, item: DatasetItem) -> str:
+        """The user message for ``item``; TargetError when the template fails on it."""
+        from jinja2 import TemplateError
+
+        try:
+            return self._template.render(**item.as_dict())
+        except TemplateError as exc:  # also the sandbox's SecurityError
+            raise TargetError(f"prompt template: {type(exc).__name__}: {exc}") from exc
+
+    def __call__(self, item: DatasetItem) -> TargetOutput:
+        messages = [{"role": "system", "content": self._system}] if self._system else []
+        messages.append({"role": "user", "content": self.render(item)})
+        try:
+            response = self._http.post(
+                "/chat/completions", json={**self._body, "messages": messages}
+            )
+        except httpx.HTTPError as exc:
+            raise TargetError(f"endpoint unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            raise TargetError(
+                f"endpoint answered HTTP {response.status_code}: {response.text[:300]}"
+            )
+        try:
+            content = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise TargetError("endpoint answer has no choices[0].message.content") from exc
+        if not isinstance(content, str):
+            raise TargetError("endpoint answer's content is not text")
+        return TargetOutput(content)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
 
 
 class OutputCache:

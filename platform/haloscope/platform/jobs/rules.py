@@ -16,6 +16,7 @@ from haloscope.evaluators import (
 )
 from haloscope.platform.db.models import SamplingRule
 from haloscope.platform.db.project_rows import find_named, list_named
+from haloscope.platform.judges import JudgeNotFound, JudgeSpecError, resolve_evaluator
 from haloscope.platform.store.base import SPAN_KINDS
 from sqlalchemy.orm import Session
 
@@ -88,8 +89,12 @@ def rule_evaluators() -> list[EvaluatorSpec]:
     return list_evaluators()
 
 
-def normalize_evaluators(evaluators: Any) -> list[dict[str, Any]]:
-    """Checked evaluator specs: each name, version and config is validated by the registry."""
+def normalize_evaluators(
+    evaluators: Any, session: Session | None = None, project_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Checked evaluator specs: each name, version and config is validated by the registry;
+    ``custom:<name>`` names one of the project's custom judges (version: the judge version,
+    none for its latest at each run)."""
     if not isinstance(evaluators, list | tuple) or not evaluators:
         raise RuleError("evaluators must be a non-empty list of {name, version, config}")
     checked = []
@@ -100,9 +105,14 @@ def normalize_evaluators(evaluators: Any) -> list[dict[str, Any]]:
         if extra:
             raise RuleError(f"evaluators[{position}]: unknown key(s) {extra}")
         version, config = spec.get("version"), spec.get("config") or {}
+        if version is not None and not isinstance(version, str):
+            version = str(version)
         try:
-            create_evaluator(spec["name"], version=version, config=config)
-        except (UnknownEvaluatorError, ConfigError) as exc:
+            if session is not None and project_id is not None:
+                resolve_evaluator(session, project_id, spec["name"], version, config)
+            else:
+                create_evaluator(spec["name"], version=version, config=config)
+        except (UnknownEvaluatorError, ConfigError, JudgeNotFound, JudgeSpecError) as exc:
             raise RuleError(f"evaluators[{position}]: {exc}") from exc
         checked.append({"name": spec["name"], "version": version, "config": dict(config)})
     return checked
@@ -137,7 +147,7 @@ def create_rule(session: Session, project_id: str, spec: RuleSpec) -> SamplingRu
         filters=normalize_filters(spec.filters),
         sample_rate=spec.sample_rate,
         per_day=spec.per_day,
-        evaluators=normalize_evaluators(list(spec.evaluators)),
+        evaluators=normalize_evaluators(list(spec.evaluators), session, project_id),
         max_items_per_run=spec.max_items_per_run,
         window_hours=spec.window_hours,
         seed=spec.seed,
@@ -161,7 +171,7 @@ def update_rule(session: Session, rule: SamplingRule, changes: Mapping[str, Any]
         raise RuleError(f"sampling rule {spec.name!r} already exists in this project")
     rule.name, rule.enabled = spec.name, spec.enabled
     rule.filters = normalize_filters(spec.filters)
-    rule.evaluators = normalize_evaluators(list(spec.evaluators))
+    rule.evaluators = normalize_evaluators(list(spec.evaluators), session, rule.project_id)
     rule.sample_rate, rule.per_day = spec.sample_rate, spec.per_day
     rule.max_items_per_run, rule.window_hours = spec.max_items_per_run, spec.window_hours
     rule.seed, rule.batch_size = spec.seed, spec.batch_size

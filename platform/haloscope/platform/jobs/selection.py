@@ -127,7 +127,7 @@ def draw_sample(store: TraceStore, request: SampleRequest) -> list[SpanKey]:
 
 
 SPANS_FOR_JUDGING_SQL = """
-    SELECT trace_id, span_id, input, output, documents
+    SELECT trace_id, span_id, input, output, documents, metadata
     FROM spans FINAL
     WHERE project_id = {project_id:String}
       AND trace_id IN {trace_ids:Array(String)}

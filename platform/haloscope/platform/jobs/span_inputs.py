@@ -62,4 +62,5 @@ def eval_input(span: Mapping[str, Any], trace_documents: Sequence[str]) -> EvalI
         input=text_of(span.get("input", "")),
         output=text_of(span.get("output", "")),
         contexts=own or passages(trace_documents),
+        metadata=dict(span.get("metadata") or {}),
     )
