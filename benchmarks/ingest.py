@@ -23,8 +23,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -49,16 +51,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(data_dir: Path, port: int) -> None:
-    """Run the API on 127.0.0.1:port over a fresh store; print the bench project's keys."""
-    import uvicorn
+def bench_app(data_dir: Path, port: int, **overrides: object) -> tuple[Any, Any, dict[str, str]]:
+    """The API app over a fresh store in ``data_dir`` (settings ``overrides`` applied), its
+    store, and a new "bench" project's id and key pair (``project_id``, ``public``,
+    ``secret``)."""
     from haloscope.platform.api.app import create_app
     from haloscope.platform.auth.api_keys import create_api_key, create_project
     from haloscope.platform.config import load_settings
     from haloscope.platform.db.engine import make_engine, make_sessionmaker, upgrade_database
     from haloscope.platform.store import open_store
 
-    settings = load_settings(data_dir=str(data_dir), port=port)
+    settings = load_settings(data_dir=str(data_dir), port=port, **overrides)
     upgrade_database(settings.resolved_database_url)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     with sessions() as session:
@@ -68,7 +71,14 @@ def serve(data_dir: Path, port: int) -> None:
         keys = {"project_id": str(project.id), "public": key.public_key, "secret": key.secret_key}
     store = open_store(settings)
     store.migrate()
-    app = create_app(settings, store=store, sessionmaker=sessions)
+    return create_app(settings, store=store, sessionmaker=sessions), store, keys
+
+
+def serve(data_dir: Path, port: int) -> None:
+    """Run the API on 127.0.0.1:port over a fresh store; print the bench project's keys."""
+    import uvicorn
+
+    app, store, keys = bench_app(data_dir, port)
 
     @app.get("/bench/count")
     def count(want: int) -> dict[str, int]:
@@ -290,6 +300,44 @@ def wait_http(url: str, timeout_s: float = 120) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+@contextmanager
+def served(script: str, prefix: str) -> Iterator[tuple[subprocess.Popen, str, dict[str, str]]]:
+    """Run ``script --serve`` (a benchmark's server mode, see :func:`bench_app`) over a fresh
+    data dir named with ``prefix``; yield the process, its base URL once it answers, and the
+    keys it printed. Leaving the block stops it."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
+        server = subprocess.Popen(
+            [sys.executable, script, "--serve", "--port", str(port), "--data-dir", data_dir],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "HALOSCOPE_DATA_DIR": data_dir},
+            cwd=REPO,
+        )
+        try:
+            keys = json.loads(server.stdout.readline())
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/api/health")
+            yield server, base, keys
+        finally:
+            server.terminate()
+            server.wait(60)
+
+
+def parse_or_serve(
+    parser: argparse.ArgumentParser, serve: Callable[[Path, int], None]
+) -> argparse.Namespace | None:
+    """Parse the command line with the hidden server-mode options that :func:`served` passes;
+    in server mode run ``serve(data_dir, port)`` and return None, else the arguments."""
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.data_dir, args.port)
+        return None
+    return args
+
+
 def run_haloscope(
     args: argparse.Namespace,
     sdk: list[list[bytes]],
@@ -298,59 +346,44 @@ def run_haloscope(
 ) -> dict[str, list[float]]:
     """Start our API and measure each format once per repeat (each repeat sends new spans);
     return the spans/s of every run by format."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="haloscope-bench-") as data_dir:
-        env = {**os.environ, "HALOSCOPE_DATA_DIR": data_dir}
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--port", str(port), "--data-dir", data_dir],
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=REPO,
-        )
-        try:
-            keys = json.loads(server.stdout.readline())
-            base = f"http://127.0.0.1:{port}"
-            wait_http(f"{base}/api/health")
-            auth = (keys["public"], keys["secret"])
+    with served(__file__, "haloscope-bench-") as (server, base, keys):
+        auth = (keys["public"], keys["secret"])
 
-            def count(want: int) -> int:
-                answer = httpx.get(f"{base}/bench/count", params={"want": want}, timeout=60)
-                return answer.json()["count"]
+        def count(want: int) -> int:
+            answer = httpx.get(f"{base}/bench/count", params={"want": want}, timeout=60)
+            return answer.json()["count"]
 
-            gz = {"Content-Encoding": "gzip"}
-            formats = {
-                "sdk": ("haloscope SDK batch", "/api/v1/ingest", "application/json", sdk),
-                "otlp": ("haloscope OTLP protobuf", "/v1/traces", "application/x-protobuf", otlp),
-                "otlp-json": ("haloscope OTLP JSON", "/v1/traces", "application/json", otlp_json),
-            }
-            results: dict[str, list[float]] = {}
-            stored = 0
-            for run in range(args.repeat):
-                for fmt, (label, path, content_type, batches) in formats.items():
-                    if fmt not in args.formats.split(","):
-                        continue
-                    send = functools.partial(
-                        send_all,
-                        f"{base}{path}",
-                        batches[run],
-                        {**gz, "Content-Type": content_type},
-                        args.clients,
-                        auth,
-                    )
-                    rate = measure(
-                        label,
-                        send,
-                        count,
-                        args.spans,
-                        stored,
-                        functools.partial(cpu_by_process, psutil.Process(server.pid)),
-                    )
-                    results.setdefault(fmt, []).append(rate)
-                    stored += args.spans
-            return results
-        finally:
-            server.terminate()
-            server.wait(60)
+        gz = {"Content-Encoding": "gzip"}
+        formats = {
+            "sdk": ("haloscope SDK batch", "/api/v1/ingest", "application/json", sdk),
+            "otlp": ("haloscope OTLP protobuf", "/v1/traces", "application/x-protobuf", otlp),
+            "otlp-json": ("haloscope OTLP JSON", "/v1/traces", "application/json", otlp_json),
+        }
+        results: dict[str, list[float]] = {}
+        stored = 0
+        for run in range(args.repeat):
+            for fmt, (label, path, content_type, batches) in formats.items():
+                if fmt not in args.formats.split(","):
+                    continue
+                send = functools.partial(
+                    send_all,
+                    f"{base}{path}",
+                    batches[run],
+                    {**gz, "Content-Type": content_type},
+                    args.clients,
+                    auth,
+                )
+                rate = measure(
+                    label,
+                    send,
+                    count,
+                    args.spans,
+                    stored,
+                    functools.partial(cpu_by_process, psutil.Process(server.pid)),
+                )
+                results.setdefault(fmt, []).append(rate)
+                stored += args.spans
+        return results
 
 
 # ---------------------------------------------------------------- Phoenix baseline
@@ -417,12 +450,8 @@ def main() -> None:
         "--phoenix-spans", type=int, default=10_000, help="spans sent to Phoenix (a prefix)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per format; medians shown")
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.data_dir, args.port)
+    args = parse_or_serve(parser, serve)
+    if args is None:
         return
     n_batches = args.spans // args.batch
     args.spans = n_batches * args.batch

@@ -4,6 +4,7 @@ added later is covered by the security tests without editing them."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -25,6 +26,10 @@ PUBLIC_ROUTES = frozenset(
     }
 )
 PUBLIC_MOUNTS = frozenset({"/static"})
+# Dashboard routes that answer a file download (their errors are still HTML pages).
+DOWNLOAD_MEDIA_TYPES = {
+    "/projects/{project_id}/scores/export": ("text/csv", "application/x-ndjson"),
+}
 API_PREFIXES = ("/api/", "/v1/")
 _PATH_PARAM = re.compile(r"{(\w+)(?::\w+)?}")
 
@@ -52,6 +57,17 @@ class RouteCase:
         return f"{self.method} {self.path}"
 
 
+def path_parameters(path: str) -> tuple[str, ...]:
+    """The names of ``path``'s parameters, in order."""
+    return tuple(_PATH_PARAM.findall(path))
+
+
+def fill_path(path: str, values: Mapping[str, str]) -> str:
+    """``path`` with each ``{name}`` (or ``{name:convertor}``) parameter replaced by
+    ``values[name]``; parameters without a value are left as they are."""
+    return _PATH_PARAM.sub(lambda m: values.get(m.group(1), m.group(0)), path)
+
+
 def _query_names(dependant: Dependant) -> set[str]:
     names = {param.alias for param in dependant.query_params}
     for sub in dependant.dependencies:
@@ -71,7 +87,7 @@ def route_cases(app: FastAPI) -> list[RouteCase]:
         assert isinstance(route, Route), f"unknown route type {route!r}"
         dependant = getattr(context, "dependant", None)
         names = tuple(sorted(_query_names(dependant))) if dependant is not None else ()
-        path_params = tuple(_PATH_PARAM.findall(context.path))
+        path_params = path_parameters(context.path)
         for method in sorted(context.methods or ()):
             if method != "HEAD":
                 cases.append(RouteCase(method, context.path, path_params, names))

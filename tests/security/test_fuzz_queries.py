@@ -17,7 +17,12 @@ from haloscope.web.trace_params import FORM_FIELDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.security.app_routes import route_cases
+from tests.security.app_routes import (
+    DOWNLOAD_MEDIA_TYPES,
+    fill_path,
+    path_parameters,
+    route_cases,
+)
 from tests.security.fuzzing import FUZZ, HOSTILE_TEXT, JSON_VALUES, assert_handled, json_bytes
 from tests.support.api_fixtures import LiveApi
 from tests.web.conftest import LiveDashboard
@@ -99,10 +104,17 @@ def api_operations(schema: dict[str, Any]) -> list[Operation]:
     return operations
 
 
-def request_for(operation: Operation) -> st.SearchStrategy[dict[str, Any]]:
-    """httpx request arguments with arbitrary values for every parameter of ``operation``."""
+def request_for(
+    operation: Operation, fixed_path: dict[str, str] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
+    """httpx request arguments with arbitrary values for every parameter of ``operation``
+    (but the path parameters given in ``fixed_path``, which name real resources)."""
+    fixed = fixed_path or {}
     path_values = st.fixed_dictionaries(
-        {name: HOSTILE_TEXT.filter(bool) for name in operation.path_params}
+        {
+            name: st.just(fixed[name]) if name in fixed else HOSTILE_TEXT.filter(bool)
+            for name in operation.path_params
+        }
     )
     query = st.fixed_dictionaries(
         {}, optional={name: st.lists(QUERY_VALUES, max_size=3) for name in operation.query_params}
@@ -144,6 +156,18 @@ def test_the_schema_lists_the_query_and_job_routes(live_api: LiveApi) -> None:
         "/api/v1/scores/{score_id}",
         "/api/v1/score-configs/{config}",
     } <= paths
+    assert {
+        "/api/v1/evaluators/{evaluator}/agreement",
+        "/api/v1/evaluators/{evaluator}/calibrations",
+        "/api/v1/evaluators/{evaluator}/calibrations/{calibration}/activate",
+        "/api/v1/evaluators/{evaluator}/calibrations/active",
+    } <= paths
+    assert {
+        "/api/v1/sessions",
+        "/api/v1/sessions/{session_id}",
+        "/api/v1/users",
+        "/api/v1/users/{user_id}",
+    } <= paths
 
 
 def test_every_api_operation_answers_arbitrary_parameters(
@@ -153,11 +177,14 @@ def test_every_api_operation_answers_arbitrary_parameters(
         fuzz_operation(api_client, operation)
 
 
-def fuzz_operation(client: httpx.Client, operation: Operation) -> None:
-    """Send ``operation`` with arbitrary parameters: never a 5xx, every refusal with a reason."""
+def fuzz_operation(
+    client: httpx.Client, operation: Operation, fixed_path: dict[str, str] | None = None
+) -> None:
+    """Send ``operation`` with arbitrary parameters (but ``fixed_path``): never a 5xx, every
+    refusal with a reason."""
 
     @PER_ROUTE
-    @given(request=request_for(operation))
+    @given(request=request_for(operation, fixed_path))
     def call(request: dict[str, Any]) -> None:
         assert_handled(client.request(**request))
 
@@ -185,22 +212,31 @@ def test_every_dashboard_page_answers_arbitrary_parameters(
     pages = dashboard_pages(dashboard)
     assert any(path.endswith("/traces") for path, _ in pages)
     for path, names in pages:
-        fuzz_page(client, path.replace("{project_id}", project.project_id), names)
+        media_types = ("text/html", *DOWNLOAD_MEDIA_TYPES.get(path, ()))
+        fuzz_page(client, path.replace("{project_id}", project.project_id), names, media_types)
 
 
-def fuzz_page(client: httpx.Client, path: str, names: tuple[str, ...]) -> None:
-    """GET a dashboard page with arbitrary path and query values: an HTML answer, never 5xx."""
+def fuzz_page(
+    client: httpx.Client,
+    path: str,
+    names: tuple[str, ...],
+    media_types: tuple[str, ...] = ("text/html",),
+) -> None:
+    """GET a dashboard page with arbitrary path and query values (one hostile value for the
+    path parameters left: a trace, session or user id): an HTML answer (or the download's
+    type), never 5xx."""
 
     @PER_ROUTE
     @given(
-        trace_id=HOSTILE_TEXT.filter(bool),
+        path_value=HOSTILE_TEXT.filter(bool),
         params=st.fixed_dictionaries({}, optional=dict.fromkeys(names, QUERY_VALUES)),
     )
-    def call(trace_id: str, params: dict[str, str]) -> None:
-        url = path.replace("{trace_id}", quote(trace_id, safe=""))
+    def call(path_value: str, params: dict[str, str]) -> None:
+        value = quote(path_value, safe="")
+        url = fill_path(path, dict.fromkeys(path_parameters(path), value))
         response = client.get(url, params=params)
         assert response.status_code < 500, (url, params, response.text[:300])
-        assert response.headers["content-type"].startswith("text/html"), (url, params)
+        assert response.headers["content-type"].startswith(media_types), (url, params)
 
     call()
 

@@ -9,10 +9,14 @@ from http.cookies import SimpleCookie
 
 import httpx
 import pytest
+from haloscope.platform.annotation import queues
 from haloscope.platform.auth.api_keys import list_api_keys
+from haloscope.platform.db.models import EvalRunJob
 from haloscope.platform.jobs import rules, sampling
+from haloscope.platform.scores.configs import create_score_config
+from haloscope.platform.store import TraceFilter
 
-from tests.security.app_routes import route_cases
+from tests.security.app_routes import fill_path, route_cases
 from tests.web.conftest import LiveDashboard, csrf_token_in, sign_in
 from tests.web.seed import PASSWORD, create_member, rag_trace, send_traces
 
@@ -68,8 +72,16 @@ def signed_in_pages(
         key_id = list_api_keys(db, project.project_id)[0].id
         rule = rules.create_rule(db, project.project_id, rules.RuleSpec(name="headers", per_day=5))
         run_id = sampling.start_run(db, rule, "test").id
+        create_score_config(db, project.project_id, {"name": "ok", "value_type": "boolean"})
+        spec = queues.QueueSpec("headers", ("ok",), queues.FilterSource(TraceFilter()))
+        queue_id = queues.create_queue(db, dashboard.store, project.project_id, spec, email).id
+        job = EvalRunJob(
+            project_id=project.project_id, run_id="headers-job", dataset="headers",
+            dataset_version=1, target="t", config="c",
+        )  # fmt: skip
+        db.add(job)
         db.commit()
-        rule_id = rule.id
+        rule_id, job_id = rule.id, job.id
     with httpx.Client(base_url=dashboard.base_url, auth=project.auth, timeout=60) as api:
         for eval_run in ("headers-baseline", "headers-candidate"):
             body = {"run_id": eval_run, "summary": {"accuracy": {"value": 0.5}}}
@@ -85,14 +97,15 @@ def signed_in_pages(
         "key_id": key_id,
         "rule_id": rule_id,
         "run_id": run_id,
+        "queue_id": queue_id,
+        "session_id": trace[0]["session_id"],
+        "job_id": job_id,
     }
     urls = []
     for case in route_cases(dashboard.app):
         if case.is_api or case.method != "GET" or case.path.startswith(API_DOCS):
             continue
-        url = case.path
-        for name in case.path_params:
-            url = url.replace(f"{{{name}}}", values[name])
+        url = fill_path(case.path, {name: values[name] for name in case.path_params})
         query = {n: queries[n] for n in case.query_params if n in queries}
         urls.append(str(httpx.URL(url, params=query)))
     return client_for(email), urls

@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium (Debian's, driven by Playwright): sign in, read the
-overview, filter traces, open a trace tree and a judged span, open the drift page. No
-console errors; screenshots go to test-artifacts/screenshots/."""
+overview, filter traces, open a trace tree and a judged span, open the drift page; open a
+session read as a conversation and follow its user to the filtered trace list. No console
+errors; screenshots go to test-artifacts/screenshots/."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.web.conftest import LiveDashboard
+from tests.web.conversations import TURNS, seed_conversations
 from tests.web.seed import JUDGE_REASON, create_member, seed_drift_report, seed_support_bot
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -41,24 +43,36 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-def test_dashboard_journey_in_chromium(dashboard: LiveDashboard, browser: object) -> None:
-    email, (project,) = create_member(dashboard.sessionmaker, ["browser"])
-    ids = seed_support_bot(dashboard.base_url, dashboard.store, project, dashboard.flush)
-    # Older than the 7-day default range, so the overview and trace list show only the bot.
-    drift_end = datetime.now(UTC) - timedelta(days=10)
-    seed_drift_report(dashboard.store, dashboard.sessionmaker, project.project_id, drift_end)
+def open_page(browser: object) -> tuple[object, object, list[str]]:
+    """A fresh laptop-sized browser context, its page, and the console and page errors the
+    page reports (collected as they happen)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
+    return context, page, problems
 
-    page.goto(f"{dashboard.base_url}/projects/{project.project_id}/overview")
-    assert page.url.startswith(f"{dashboard.base_url}/login")
+
+def fill_sign_in(page: object, email: str) -> None:
+    """Fill the login form the page shows and submit it."""
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Sign in").click()
+
+
+def test_dashboard_journey_in_chromium(dashboard: LiveDashboard, browser: object) -> None:
+    email, (project,) = create_member(dashboard.sessionmaker, ["browser"])
+    ids = seed_support_bot(dashboard.base_url, dashboard.store, project, dashboard.flush)
+    # Older than the 7-day default range, so the overview and trace list show only the bot.
+    drift_end = datetime.now(UTC) - timedelta(days=10)
+    seed_drift_report(dashboard.store, dashboard.sessionmaker, project.project_id, drift_end)
+    context, page, problems = open_page(browser)
+
+    page.goto(f"{dashboard.base_url}/projects/{project.project_id}/overview")
+    assert page.url.startswith(f"{dashboard.base_url}/login")
+    fill_sign_in(page, email)
     page.wait_for_url(f"**/projects/{project.project_id}/overview")
 
     page.get_by_label("Time range").select_option("24h")
@@ -119,5 +133,51 @@ def test_dashboard_journey_in_chromium(dashboard: LiveDashboard, browser: object
     page.wait_for_url("**/login")
     page.goto(f"{dashboard.base_url}/projects/{project.project_id}/traces")
     assert "/login" in page.url
+    context.close()
+    assert problems == []
+
+
+def test_a_session_conversation_and_a_user_link_in_chromium(
+    dashboard: LiveDashboard, browser: object
+) -> None:
+    """Sessions -> one session read as a conversation -> its user's traces; Users -> a user's
+    sessions. No console errors."""
+    email, (project,) = create_member(dashboard.sessionmaker, ["browser-sessions"])
+    conversations = seed_conversations(dashboard, project)
+    context, page, problems = open_page(browser)
+    page.goto(f"{dashboard.base_url}/login")
+    fill_sign_in(page, email)
+    page.wait_for_url("**/projects/**")
+
+    page.get_by_role("link", name="Sessions", exact=True).click()
+    page.wait_for_url("**/sessions")
+    assert page.locator("table.sessions tbody tr").count() == 3
+    page.get_by_role("link", name="sess-a1", exact=True).click()
+    page.wait_for_url("**/sessions/sess-a1")
+    turns = page.locator("li.turn")
+    assert turns.count() == 2
+    assert TURNS[0].question in turns.nth(0).inner_text()
+    assert TURNS[1].answer in turns.nth(1).inner_text()
+    assert page.locator('[data-kpi="cost"]').inner_text() == "$0.003"
+    page.screenshot(path=str(SCREENSHOTS / "session-conversation.png"), full_page=True)
+
+    turns.nth(1).get_by_role("link", name="answer T2").click()
+    page.wait_for_url(f"**/traces/{conversations.ids['T2']}")
+    page.go_back()
+    page.get_by_role("link", name="alice", exact=True).click()
+    page.wait_for_url("**/traces?range=90d&user=alice")
+    rows = page.locator("table.traces tbody tr")
+    assert rows.count() == 3
+    assert page.get_by_label("User id").input_value() == "alice"
+
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.wait_for_url("**/users")
+    page.get_by_role("link", name="Cost").click()
+    page.wait_for_url("**sort=cost_desc")
+    assert page.locator("table.users tbody tr").first.get_attribute("data-user") == "bob"
+    page.get_by_role("link", name="1 sessions of bob").click()
+    page.wait_for_url("**/sessions?range=7d&user=bob")
+    assert page.locator("table.sessions tbody tr").count() == 1
+    page.screenshot(path=str(SCREENSHOTS / "user-sessions.png"), full_page=True)
     context.close()
     assert problems == []

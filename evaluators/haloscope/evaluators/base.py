@@ -92,6 +92,11 @@ class Evaluator(abc.ABC):
     dataclass) and ``requires`` (the :class:`EvalInput` fields that must be non-empty), and
     implement :meth:`score_batch`. Items missing a required field get an error result without
     reaching :meth:`score_batch`.
+
+    An evaluator that decides between two classes sets ``binary_labels`` to its
+    ``(negative, positive)`` labels: its score is the probability (or degree) of the positive
+    class and a score at or above its threshold is labelled positive. Agreement with people
+    and project recalibration (``haloscope.platform.feedback``) read it.
     """
 
     name: ClassVar[str]
@@ -99,6 +104,7 @@ class Evaluator(abc.ABC):
     description: ClassVar[str]
     config_class: ClassVar[type] = NoConfig
     requires: ClassVar[tuple[str, ...]] = ("output",)
+    binary_labels: ClassVar[tuple[str, str] | None] = None
 
     def __init__(
         self, config: Mapping[str, Any] | None = None, resources: Resources | None = None

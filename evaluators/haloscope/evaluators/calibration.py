@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from haloscope.evaluators.metrics import best_threshold
+from haloscope.evaluators.metrics import best_threshold, probability_figures
 
 CALIBRATION_DIR = Path(__file__).parent / "calibration"
 _EPS = 1e-6
@@ -100,6 +100,61 @@ def fit_calibration(raw: np.ndarray, labels: np.ndarray, **meta: Any) -> Calibra
     fitted = Calibration(float(weights[0]), intercept, 0.5, meta)
     threshold = best_threshold(fitted.probability(raw), labels)
     return Calibration(fitted.slope, fitted.intercept, threshold, meta)
+
+
+def stratified_holdout(labels: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A mask of the items held back: ``round(share * count)`` of each class (at least one,
+    never all), drawn by a permutation seeded with ``seed``, so the same items in the same
+    order give the same split."""
+    y = np.asarray(labels, dtype=bool)
+    if not 0 < share < 1:
+        raise ValueError(f"the held-back share must be in (0, 1), got {share}")
+    rng = np.random.default_rng(seed)
+    held = np.zeros(y.size, dtype=bool)
+    for cls in (True, False):
+        members = np.flatnonzero(y == cls)
+        if members.size < 2:
+            raise ValueError("each class needs at least two labelled items to hold one back")
+        count = min(max(1, round(share * members.size)), members.size - 1)
+        held[rng.permutation(members)[:count]] = True
+    return held
+
+
+@dataclass(frozen=True)
+class HoldoutFit:
+    """A calibration fitted on ``fitted_on`` items, and the figures of the ``held_back`` ones
+    (see :func:`~haloscope.evaluators.metrics.probability_figures`) before and after it."""
+
+    calibration: Calibration
+    before: dict[str, Any]
+    after: dict[str, Any]
+    fitted_on: int
+    held_back: int
+
+
+def fit_with_holdout(
+    raw: np.ndarray,
+    own_predicted: np.ndarray,
+    labels: np.ndarray,
+    *,
+    holdout: float = 0.3,
+    seed: int = 0,
+    **meta: Any,
+) -> HoldoutFit:
+    """Platt-scale ``raw`` probabilities (feature: their logit) against ``labels`` on the items
+    a stratified ``holdout`` share leaves, and measure the held-back items before (``raw`` with
+    the evaluator's own decisions ``own_predicted``) and after (the calibrated probabilities,
+    decided at the fitted threshold)."""
+    raw = np.asarray(raw, dtype=float)
+    labels = np.asarray(labels, dtype=bool)
+    held = stratified_holdout(labels, holdout, seed)
+    fitted = fit_calibration(raw[~held], labels[~held], **meta)
+    calibrated = fitted.probability(raw[held])
+    before = probability_figures(
+        raw[held], np.asarray(own_predicted, dtype=bool)[held], labels[held]
+    )
+    after = probability_figures(calibrated, calibrated >= fitted.threshold, labels[held])
+    return HoldoutFit(fitted, before, after, int((~held).sum()), int(held.sum()))
 
 
 def calibration_path(name: str, version: str) -> Path:

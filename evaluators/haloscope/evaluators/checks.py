@@ -24,6 +24,8 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 class OutputCheck(Evaluator):
     """A check computed from the output text alone, item by item."""
 
+    binary_labels = ("fail", "pass")
+
     @abc.abstractmethod
     def check(self, text: str) -> Outcome:
         """The outcome for one output."""
@@ -276,6 +278,7 @@ class RefusalDetector(OutputCheck):
     version = "1"
     description = "Detects refusals ('I'm sorry, but I can't help with that')."
     config_class = RefusalConfig
+    binary_labels = ("answer", "refusal")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -309,6 +312,7 @@ class PiiDetector(OutputCheck):
     version = "1"
     description = "Detects PII: e-mail addresses, phone numbers, card numbers (Luhn-checked)."
     config_class = PiiConfig
+    binary_labels = ("clean", "pii")
 
     def check(self, text: str) -> Outcome:
         found = find_pii(text, self.config.kinds)

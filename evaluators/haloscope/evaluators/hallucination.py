@@ -53,6 +53,7 @@ class HallucinationJudge(Evaluator):
 
     rubric: ClassVar[Rubric]
     config_class = JudgeConfig
+    binary_labels = (FAITHFUL, HALLUCINATED)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

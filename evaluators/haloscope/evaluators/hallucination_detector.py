@@ -76,6 +76,7 @@ class RagHallucinationDetector(Evaluator):
     )
     config_class = DetectorConfig
     requires = ("output", "contexts")
+    binary_labels = (FAITHFUL, HALLUCINATED)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]

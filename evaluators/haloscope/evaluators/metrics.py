@@ -63,3 +63,34 @@ def best_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
     # accuracy of every candidate at once: (n_candidates, n_items) comparison
     accuracy = np.mean((scores[None, :] >= candidates[:, None]) == labels[None, :], axis=1)
     return float(candidates[int(np.argmax(accuracy))])
+
+
+def brier_score(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean squared difference between the probabilities and the 0/1 labels (0 is perfect)."""
+    p, y = np.asarray(probabilities, dtype=float), np.asarray(labels, dtype=float)
+    return float(np.mean((p - y) ** 2))
+
+
+def log_loss(probabilities: np.ndarray, labels: np.ndarray, eps: float = 1e-15) -> float:
+    """Mean negative log-likelihood of the 0/1 labels, probabilities clipped to [eps, 1-eps]."""
+    p = np.clip(np.asarray(probabilities, dtype=float), eps, 1 - eps)
+    y = np.asarray(labels, dtype=bool)
+    return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
+
+
+def probability_figures(
+    probabilities: np.ndarray, predicted: np.ndarray, labels: np.ndarray
+) -> dict[str, float | int | None]:
+    """How well probabilities and the decisions taken from them match labels: ``n``,
+    ``accuracy`` of ``predicted``, ``brier``, ``log_loss``, and ``auroc`` (None unless both
+    classes are present)."""
+    p = np.asarray(probabilities, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    both = bool(y.any() and (~y).any())
+    return {
+        "n": int(y.size),
+        "accuracy": float(np.mean(np.asarray(predicted, dtype=bool) == y)) if y.size else None,
+        "brier": brier_score(p, y) if y.size else None,
+        "log_loss": log_loss(p, y) if y.size else None,
+        "auroc": auroc(p, y) if both else None,
+    }

@@ -56,6 +56,7 @@ class Faithfulness(Evaluator):
     description = "Supported claims / claims, each claim checked against the context passages."
     config_class = FaithfulnessConfig
     requires = ("output", "contexts")
+    binary_labels = ("unfaithful", "faithful")
 
     def score_batch(self, items: Sequence[EvalInput]) -> list[Outcome]:
         claims = self._claims(items)
@@ -166,6 +167,7 @@ class AnswerRelevancy(Evaluator):
     description = "How directly the answer addresses the question (embedding similarity)."
     config_class = RelevanceConfig
     requires = ("input", "output")
+    binary_labels = ("irrelevant", "relevant")
 
     def score_batch(self, items: Sequence[EvalInput]) -> list[Outcome]:
         embedder = self.resources.embedder

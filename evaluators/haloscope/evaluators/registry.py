@@ -21,7 +21,8 @@ class UnknownEvaluatorError(LookupError):
 @dataclass(frozen=True)
 class EvaluatorSpec:
     """Public description of a registered evaluator version: ``quality`` is its measured
-    card (None when never measured); ``default`` whether a spec naming no version runs it."""
+    card (None when never measured); ``default`` whether a spec naming no version runs it;
+    ``binary_labels`` its (negative, positive) labels when it decides between two classes."""
 
     name: str
     version: str
@@ -30,6 +31,7 @@ class EvaluatorSpec:
     config_schema: dict[str, Any]
     quality: QualityCard | None = None
     default: bool = False
+    binary_labels: tuple[str, str] | None = None
 
     @property
     def unreliable(self) -> bool:
@@ -107,6 +109,7 @@ def list_evaluators() -> list[EvaluatorSpec]:
                     cls.config_schema(),
                     load_card(name, version),
                     version == default,
+                    cls.binary_labels,
                 )
             )
     return specs

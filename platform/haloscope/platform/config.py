@@ -79,6 +79,10 @@ class Settings:
     jobs_daily_hour_utc: int = 2
     jobs_judge_time_limit_s: int = 1800
     jobs_worker_concurrency: int = 1
+    # Eval runs started from the dashboard: a YAML/JSON/TOML file registering the targets
+    # (importable functions, OpenAI-compatible endpoints) and eval configs they may use;
+    # empty registers none (docs/dashboard.md).
+    eval_targets: str = ""
     log_level: str = "info"
 
     @property

@@ -13,7 +13,11 @@ from haloscope.web.viewer import ProjectScope
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("overview", "Overview"),
     ("traces", "Traces"),
+    ("sessions", "Sessions"),
+    ("users", "Users"),
     ("evaluations", "Evaluations"),
+    ("judges", "Judges"),
+    ("annotation", "Annotation"),
     ("drift", "Drift"),
     ("datasets", "Datasets & eval runs"),
     ("keys", "API keys"),

@@ -12,12 +12,17 @@ from haloscope.platform.store import TraceStore
 from haloscope.web.context import DashboardContext
 from haloscope.web.errors import install_page_error_handlers
 from haloscope.web.pages import (
+    agreement_page,
+    annotation_pages,
     auth_pages,
     dataset_pages,
     drift_page,
     evaluation_pages,
+    judge_pages,
     key_pages,
     overview_page,
+    score_export_page,
+    session_pages,
     trace_pages,
 )
 from haloscope.web.security import install_security_headers
@@ -44,9 +49,14 @@ def mount_dashboard(
         auth_pages,
         overview_page,
         trace_pages,
+        session_pages,
         key_pages,
         evaluation_pages,
+        agreement_page,
+        judge_pages,
+        annotation_pages,
         drift_page,
         dataset_pages,
+        score_export_page,
     ):
         app.include_router(module.router)

@@ -8,15 +8,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from haloscope.platform.api import (
     alert_routes,
+    annotation_routes,
     drift_routes,
+    eval_item_routes,
     eval_routes,
+    feedback_routes,
     health_routes,
     ingest_routes,
+    judge_routes,
+    langfuse_routes,
     price_routes,
     query_routes,
     sampling_routes,
     score_config_routes,
     score_routes,
+    session_routes,
 )
 from haloscope.platform.api.context import ApiContext
 from haloscope.platform.api.errors import install_error_handlers
@@ -80,12 +86,18 @@ def create_app(
 
     app.include_router(health_routes.router)
     app.include_router(ingest_routes.router)
+    app.include_router(langfuse_routes.router)
     app.include_router(query_routes.router)
+    app.include_router(session_routes.router)
     app.include_router(eval_routes.router)
+    app.include_router(eval_item_routes.router)
     app.include_router(sampling_routes.router)
     app.include_router(drift_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(score_routes.router)
     app.include_router(score_config_routes.router)
+    app.include_router(feedback_routes.router)
+    app.include_router(annotation_routes.router)
     app.include_router(price_routes.router)
+    app.include_router(judge_routes.router)
     return app

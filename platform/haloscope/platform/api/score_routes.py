@@ -8,13 +8,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
 from haloscope.platform.api.auth import authenticated_project
 from haloscope.platform.api.context import ApiContext, api_context
 from haloscope.platform.api.errors import ApiError
 from haloscope.platform.api.ingest_routes import read_capped_body
 from haloscope.platform.api.job_dependencies import Sessions
 from haloscope.platform.api.query_params import choices, parse_timestamp
-from haloscope.platform.api.responses import OrjsonResponse
+from haloscope.platform.api.responses import OrjsonResponse, json_body_openapi
+from haloscope.platform.api.score_export import export_format, export_response
 from haloscope.platform.api.score_view import score_view
 from haloscope.platform.auth.credentials import parse_key_pair
 from haloscope.platform.ingest.body import decode_body
@@ -39,22 +41,15 @@ Repeated = Annotated[list[str], Query()]
 MAX_SCORES_PER_REQUEST = 1000
 # The body is read raw (one score object, or ``scores`` alone holding a batch; each item is
 # validated on its own): its schema is declared for the API docs and the fuzz tests.
-_BODY_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        **{field: {} for field in sorted(FIELDS)},
-                        "scores": {"type": "array", "items": {"type": "object"}},
-                    },
-                }
-            }
+_BODY_SCHEMA = json_body_openapi(
+    {
+        "type": "object",
+        "properties": {
+            **{field: {} for field in sorted(FIELDS)},
+            "scores": {"type": "array", "items": {"type": "object"}},
         },
     }
-}
+)
 
 
 @router.post("/scores", openapi_extra=_BODY_SCHEMA)
@@ -67,17 +62,14 @@ async def post_scores(
     raw = await read_capped_body(request, settings.max_request_bytes)
     body = decode_body(raw, request.headers.get("content-encoding"), settings.max_request_bytes)
     items = _score_items(body)
-    stored, rejected = await run_in_threadpool(_store_scores, ctx, sessions, project_id, items)
+    stored, rejected = await run_in_threadpool(store_scores, ctx, sessions, project_id, items)
     return OrjsonResponse(
         {"accepted": len(stored), "scores": stored, "rejected": rejected},
         status_code=207 if rejected else 200,
     )
 
 
-@router.get("/scores")
-def list_scores(
-    project_id: Project,
-    ctx: Context,
+def score_filter(
     name: Repeated = (),
     source: Repeated = (),
     trace_id: str | None = None,
@@ -88,13 +80,11 @@ def list_scores(
     min_value: float | None = None,
     max_value: float | None = None,
     deleted: bool = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    cursor: str | None = None,
-) -> dict[str, Any]:
-    """One page of the project's scores, newest target first; ``deleted=true`` lists the
-    tombstones of deleted scores (who deleted them, and when)."""
+) -> ScoreFilter:
+    """The filter of the score list and the score export, from the query string; 400 with
+    the reason when it is invalid."""
     try:
-        flt = ScoreFilter(
+        return ScoreFilter(
             names=tuple(name),
             sources=choices("source", source, SCORE_SOURCES),
             trace_id=(trace_id or "").lower() or None,
@@ -106,10 +96,44 @@ def list_scores(
             max_value=max_value,
             deleted=deleted,
         )
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
+Filter = Annotated[ScoreFilter, Depends(score_filter)]
+
+
+@router.get("/scores")
+def list_scores(
+    project_id: Project,
+    ctx: Context,
+    flt: Filter,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """One page of the project's scores, newest target first; ``deleted=true`` lists the
+    tombstones of deleted scores (who deleted them, and when)."""
+    try:
         page = ScoreStore(ctx.store.driver).list(project_id, flt, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise ApiError(400, str(exc)) from exc
     return {"data": [score_view(row) for row in page.rows], "next_cursor": page.next_cursor}
+
+
+@router.get("/scores/export")
+def export_scores(
+    project_id: Project,
+    ctx: Context,
+    flt: Filter,
+    format: str = "csv",  # noqa: A002
+) -> StreamingResponse:
+    """Every score matching the list's filters as a CSV or JSONL download (``format``),
+    streamed from the store page by page; see ``api/score_export.py`` for the columns."""
+    try:
+        fmt = export_format(format)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from exc
+    return export_response(ScoreStore(ctx.store.driver), project_id, flt, fmt)
 
 
 @router.delete("/scores/{score_id}")
@@ -143,7 +167,7 @@ def _score_items(body: bytes) -> list[Any]:
     return items
 
 
-def _store_scores(
+def store_scores(
     ctx: ApiContext, sessions: sessionmaker[Session], project_id: str, items: list[Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Validate ``items``, place each at its client timestamp or its target's start, and

@@ -11,6 +11,7 @@ from haloscope.platform.cli import (
     admin,
     evals,
     evaluators,
+    export,
     jobs,
     monitoring,
     prices,
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitoring.register(sub)
     evals.register(sub)
     evaluators.register(sub)
+    export.register(sub)
     prices.register(sub)
     return parser
 

@@ -487,10 +487,12 @@ class AnnotationReview(Base):
 class ProjectCalibration(Base):
     """A project's own calibration of one evaluator version, fitted on its human labels.
 
-    ``params`` holds the Platt map (``a``, ``b``: probability = sigmoid(a * score + b)) and the
-    decision ``threshold``; ``metrics`` the held-back labels' figures before and after. At most
-    one version per (project, evaluator, evaluator version) is ``active``: later sampling runs
-    apply it; restoring an older one makes it active again.
+    ``params`` holds the Platt map (``a``, ``b``: probability = sigmoid(a * logit(score) + b),
+    score = the evaluator's own probability), the decision ``threshold`` and the evaluator's
+    (negative, positive) ``labels``; ``metrics`` the held-back labels' figures before and
+    after (``haloscope.platform.feedback``). At most one version per (project, evaluator,
+    evaluator version) is ``active``: later sampling runs apply it; restoring an older one
+    makes it active again.
     """
 
     __tablename__ = "project_calibrations"
@@ -539,4 +541,56 @@ class ModelPriceRecord(Base):
     cached_input_per_million: Mapped[float | None]
     effective_from: Mapped[datetime]
     note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EvalRunJob(Base):
+    """An eval run started from the dashboard and run by a worker: the dataset version, the
+    registered target and eval config (by their names in ``HALOSCOPE_EVAL_TARGETS``), an
+    optional prompt template for an endpoint target, and the run's progress.
+
+    ``status`` goes ``queued`` -> ``running`` (``items_done`` of ``items_total`` target calls)
+    -> ``scoring`` -> ``completed`` (recorded as eval run ``run_id``) or ``failed`` (``error``).
+    """
+
+    __tablename__ = "eval_run_jobs"
+    __table_args__ = (UniqueConstraint("project_id", "run_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[str] = mapped_column(String(64))
+    dataset: Mapped[str] = mapped_column(String(200))
+    dataset_version: Mapped[int]
+    target: Mapped[str] = mapped_column(String(200))
+    config: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(String(20000), default="")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    items_done: Mapped[int] = mapped_column(default=0)
+    items_total: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(2000), default="")
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class CustomJudge(Base):
+    """One immutable version of a project's custom LLM judge (``haloscope.evaluators.
+    custom_judge``): ``spec`` is the validated spec's canonical dict (rubric, template,
+    choices, labels, threshold). A new wording is a new ``version``; scores of the judge carry
+    the evaluator name ``custom:<name>`` and this version."""
+
+    __tablename__ = "custom_judges"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

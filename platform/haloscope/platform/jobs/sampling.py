@@ -3,7 +3,9 @@
 A run is planned once (its batches are rows of the metadata DB) and every batch is its own
 task. Batches are idempotent: spans already scored by the batch's evaluator version are
 skipped before judging, score rows are keyed so a rewrite replaces, and a batch's counters
-are added to its run only the first time it completes.
+are added to its run only the first time it completes. When the project has an active
+calibration of the evaluator version (``feedback.calibrations``), the batch stores the
+recalibrated scores, each recording the calibration version and the evaluator's own score.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import orjson
 from haloscope.evaluators import EvalResult, create_evaluator
 from haloscope.platform.db.models import SamplingBatch, SamplingRule, SamplingRun, utcnow
+from haloscope.platform.feedback.calibrations import ActiveCalibration, active_calibration
 from haloscope.platform.jobs.runtime import JobRuntime
 from haloscope.platform.jobs.selection import (
     SampleRequest,
@@ -27,6 +30,7 @@ from haloscope.platform.jobs.selection import (
     scored_spans,
 )
 from haloscope.platform.jobs.span_inputs import eval_input
+from haloscope.platform.judges import custom_judge_name, get_judge, judge_evaluator
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -71,10 +75,17 @@ def start_run(
     return run
 
 
-def _resolved_evaluators(rule: SamplingRule) -> list[dict[str, Any]]:
-    """The rule's evaluator specs with the version that runs now filled in."""
+def _resolved_evaluators(session: Session, rule: SamplingRule) -> list[dict[str, Any]]:
+    """The rule's evaluator specs with the version that runs now filled in; a project's
+    custom judge (``custom:<name>``) also carries its stored spec (``judge``), so its batches
+    run that exact version."""
     resolved = []
     for spec in rule.evaluators:
+        judge = custom_judge_name(spec["name"])
+        if judge is not None:
+            row = get_judge(session, rule.project_id, judge, spec["version"])
+            resolved.append({**spec, "version": str(row.version), "judge": dict(row.spec)})
+            continue
         evaluator = create_evaluator(spec["name"], version=spec["version"], config=spec["config"])
         resolved.append({**spec, "version": evaluator.version})
     return resolved
@@ -94,7 +105,7 @@ def plan_run(runtime: JobRuntime, run_id: str) -> list[str]:
         rule = session.get(SamplingRule, run.rule_id)
         if rule is None:
             raise RunNotFound(f"the rule of sampling run {run_id!r} was deleted")
-        evaluators = _resolved_evaluators(rule)
+        evaluators = _resolved_evaluators(session, rule)
         request = SampleRequest(
             project_id=rule.project_id,
             filters=rule.filters,
@@ -136,13 +147,21 @@ def plan_run(runtime: JobRuntime, run_id: str) -> list[str]:
 
 
 def _score_rows(
-    run: SamplingRun, keys: Sequence[SpanKey], results: Sequence[EvalResult]
+    run: SamplingRun,
+    keys: Sequence[SpanKey],
+    results: Sequence[EvalResult],
+    calibration: ActiveCalibration | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
     for key, result in zip(keys, results, strict=True):
         if result.error is not None or result.score is None:
             continue
+        value, label, reason = float(result.score), result.label or "", result.reason or ""
         evidence = [e.__dict__ for e in result.evidence]
+        if calibration is not None:
+            calibrated = calibration.apply(value, label, reason, evidence)
+            value, label, reason = calibrated.value, calibrated.label, calibrated.reason
+            evidence = calibrated.evidence
         rows.append(
             {
                 "project_id": run.project_id,
@@ -151,9 +170,9 @@ def _score_rows(
                 "timestamp": key.start_us,
                 "name": result.evaluator,
                 "evaluator_version": result.version,
-                "value": float(result.score),
-                "label": result.label or "",
-                "reason": result.reason or "",
+                "value": value,
+                "label": label,
+                "reason": reason,
                 "evidence": orjson.dumps(evidence).decode() if evidence else "",
                 "source": SCORE_SOURCE,
                 "sampling_run_id": run.id,
@@ -177,6 +196,7 @@ def judge_batch(runtime: JobRuntime, batch_id: str) -> BatchOutcome:
         session.commit()
         spec = batch.evaluator
         keys = [SpanKey(t, s, int(u)) for t, s, u in batch.span_keys]
+        calibration = active_calibration(session, run.project_id, spec["name"], spec["version"])
 
     started = time.perf_counter()
     done = scored_spans(runtime.store, run.project_id, keys, spec["name"], spec["version"])
@@ -187,15 +207,19 @@ def judge_batch(runtime: JobRuntime, batch_id: str) -> BatchOutcome:
     present = [k for k in todo if k.span_id in spans]
     rows: list[dict[str, Any]] = []
     if present:
-        evaluator = create_evaluator(
-            spec["name"],
-            version=spec["version"],
-            config=spec["config"],
-            resources=runtime.resources,
+        evaluator = (
+            judge_evaluator(spec["judge"], spec["version"], runtime.resources)
+            if "judge" in spec
+            else create_evaluator(
+                spec["name"],
+                version=spec["version"],
+                config=spec["config"],
+                resources=runtime.resources,
+            )
         )
         items = [eval_input(spans[k.span_id], documents.get(k.trace_id, ())) for k in present]
         results = evaluator.evaluate(items)
-        rows = _score_rows(run, present, results)
+        rows = _score_rows(run, present, results, calibration)
         runtime.store.insert_scores(rows)
     outcome = BatchOutcome(
         scored=len(rows) + resumed,

@@ -18,6 +18,8 @@ from haloscope.platform.db.models import (
     SamplingRun,
     utcnow,
 )
+from haloscope.platform.evals import dashboard_runs
+from haloscope.platform.evals.target_registry import load_registry
 from haloscope.platform.jobs import sampling
 from haloscope.platform.jobs.alerts import evaluate_alerts
 from haloscope.platform.jobs.baselines import report_windows
@@ -237,6 +239,29 @@ def register(app: Celery) -> None:
             return reprice_spans(runtime.store.driver, project_id, table, pattern, since_us)
         except RETRYABLE as exc:
             _retry(self, exc)
+
+    @app.task(name="haloscope.eval_run", **common)
+    def eval_run(self: Task, job_id: str) -> str:
+        """Run an eval run started from the dashboard (on the ``judge`` queue: its evaluators
+        may need the engine); its progress and outcome are on the job row."""
+        runtime = get_runtime()
+        try:
+            return dashboard_runs.execute_job(
+                runtime.store,
+                runtime.sessionmaker,
+                load_registry(runtime.settings.eval_targets),
+                job_id,
+                runtime.resources,
+            )
+        except RETRYABLE as exc:
+            if self.request.retries < MAX_RETRIES:
+                _retry(self, exc)
+            dashboard_runs.fail_job(runtime.sessionmaker, job_id, f"store unavailable: {exc}")
+            raise
+        except Exception as exc:  # a bug or a broken model: fail the run with the reason
+            log.exception("eval run job %s failed", job_id)
+            dashboard_runs.fail_job(runtime.sessionmaker, job_id, f"{type(exc).__name__}: {exc}")
+            return "failed"
 
     @app.task(name="haloscope.refresh_overview_rollup", **common)
     def refresh_overview_rollup(self: Task) -> int:

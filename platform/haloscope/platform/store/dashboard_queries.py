@@ -15,7 +15,11 @@ from typing import Any
 
 from haloscope.platform.store.filters import TraceFilter
 from haloscope.platform.store.pagination import SortOrder
-from haloscope.platform.store.trace_queries import list_traces_sql, scan_bounds
+from haloscope.platform.store.trace_queries import (
+    MAX_TRACE_DURATION_US,
+    list_traces_sql,
+    scan_bounds,
+)
 
 HISTOGRAM_BINS = 10
 
@@ -42,17 +46,26 @@ GROUP BY day, metric
 ORDER BY day, metric
 """  # noqa: S608 - constant fragments only
 
+# Per score name, each value type summarised by its kind: numbers by mean, range and a
+# histogram over ten bins of [0, 1] (values outside go to the end bins); booleans (stored 1/0)
+# by the count of true; categories (stored with value 0) by their counts. Judge rows are
+# numeric. Deleted scores are skipped (``deleted = 0`` after FINAL).
 SCORE_SUMMARY_SQL = f"""
 SELECT
     name,
     count() AS scores,
-    avg(value) AS mean_value,
-    min(value) AS min_value,
-    max(value) AS max_value,
+    countIf(value_type = 'numeric') AS numeric_scores,
+    if(numeric_scores > 0, avgIf(value, value_type = 'numeric'), NULL) AS mean_value,
+    if(numeric_scores > 0, minIf(value, value_type = 'numeric'), NULL) AS min_value,
+    if(numeric_scores > 0, maxIf(value, value_type = 'numeric'), NULL) AS max_value,
     countIf(label != '') AS labelled,
-    arrayMap(b -> countEqual(groupArray(bin), b), range({HISTOGRAM_BINS})) AS histogram
+    arrayMap(b -> countEqual(groupArrayIf(bin, value_type = 'numeric'), b),
+             range({HISTOGRAM_BINS})) AS histogram,
+    countIf(value_type = 'boolean') AS boolean_scores,
+    countIf(value_type = 'boolean' AND value != 0) AS true_scores,
+    sumMapIf([string_value], [toUInt64(1)], value_type = 'categorical') AS categories
 FROM (
-    SELECT name, value, label,
+    SELECT name, value, label, value_type, string_value,
            toUInt8(least({HISTOGRAM_BINS - 1}, greatest(0, floor(value * {HISTOGRAM_BINS})))) AS bin
     FROM scores FINAL
     WHERE {_SCORE_RANGE}
@@ -61,12 +74,49 @@ GROUP BY name
 ORDER BY name
 """  # noqa: S608 - constant fragments only
 
+# The most categories a score summary lists by name; the rest are counted together.
+MAX_SUMMARY_CATEGORIES = 20
+
+
+def summary_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A SCORE_SUMMARY_SQL row for display: the value types present, the share of true
+    booleans, and the categories as ``{category, scores}`` by count (then name), the first
+    MAX_SUMMARY_CATEGORIES of them, ``other_categories`` counting the rest's scores."""
+    names, counts = row.pop("categories")
+    ranked = sorted(zip(names, map(int, counts), strict=True), key=lambda c: (-c[1], c[0]))
+    booleans, numbers = int(row["boolean_scores"]), int(row["numeric_scores"])
+    categorical = sum(count for _, count in ranked)
+    kept = ranked[:MAX_SUMMARY_CATEGORIES]
+    return {
+        **row,
+        "value_types": [
+            kind
+            for kind, count in (
+                ("numeric", numbers),
+                ("boolean", booleans),
+                ("categorical", categorical),
+            )
+            if count
+        ],
+        "share_true": int(row["true_scores"]) / booleans if booleans else None,
+        "categorical_scores": categorical,
+        "categories": [{"category": name, "scores": count} for name, count in kept],
+        "other_categories": categorical - sum(count for _, count in kept),
+    }
+
+
 SCORE_NAMES_SQL = """
 SELECT DISTINCT name FROM scores WHERE project_id = {project_id:String} ORDER BY name
 """
 
+# Per listed trace and score name: the mean of its numbers and booleans (the share of true),
+# and its categories (a category is stored with value 0, which must not pull a mean down).
 TRACE_LIST_SCORES_SQL = """
-SELECT trace_id, name, avg(value) AS mean_value, count() AS scores
+SELECT trace_id, name,
+       if(countIf(value_type != 'categorical') > 0, avgIf(value, value_type != 'categorical'),
+          NULL) AS mean_value,
+       arraySort(groupUniqArrayIf(string_value, value_type = 'categorical')) AS categories,
+       count() AS scores
 FROM scores FINAL
 WHERE project_id = {project_id:String} AND has({trace_ids:Array(String)}, trace_id)
   AND deleted = 0
@@ -76,7 +126,8 @@ ORDER BY trace_id, name
 
 TRACE_SCORES_SQL = """
 SELECT span_id, name, evaluator_version, value, label, reason, evidence, source,
-       sampling_run_id, toUnixTimestamp64Micro(created_at) AS created_us
+       sampling_run_id, toUnixTimestamp64Micro(created_at) AS created_us,
+       value_type, string_value, author, comment
 FROM scores FINAL
 WHERE project_id = {project_id:String} AND trace_id = {trace_id:String} AND deleted = 0
 ORDER BY span_id, name, evaluator_version
@@ -99,9 +150,9 @@ class ScoreThreshold:
             raise ValueError("score minimum must not exceed the maximum")
 
 
-def _threshold_subquery(flt: TraceFilter, threshold: ScoreThreshold, params: dict[str, Any]) -> str:
-    """The traces holding a score inside ``threshold``, as a condition on ``trace_id``. A
-    score's timestamp is its span's start, so it lies in the trace list's span scan bounds."""
+def _threshold_conditions(threshold: ScoreThreshold, params: dict[str, Any]) -> list[str]:
+    """A live score of the project inside ``threshold``: its name (the sorting key's third
+    column, after the project and the day) and value bounds."""
     conditions = ["project_id = {project_id:String}", "name = {score_name:String}", "deleted = 0"]
     params["score_name"] = threshold.name
     if threshold.minimum is not None:
@@ -110,6 +161,13 @@ def _threshold_subquery(flt: TraceFilter, threshold: ScoreThreshold, params: dic
     if threshold.maximum is not None:
         params["score_max"] = threshold.maximum
         conditions.append("value <= {score_max:Float64}")
+    return conditions
+
+
+def _threshold_subquery(flt: TraceFilter, threshold: ScoreThreshold, params: dict[str, Any]) -> str:
+    """The traces holding a score inside ``threshold``, as a condition on ``trace_id``. A
+    score's timestamp is its span's start, so it lies in the trace list's span scan bounds."""
+    conditions = _threshold_conditions(threshold, params)
     conditions.extend(scan_bounds(flt, params, "timestamp"))
     where = " AND ".join(conditions)  # constant fragments; the values are bound parameters
     return f"trace_id IN (SELECT trace_id FROM scores FINAL WHERE {where})"  # noqa: S608
@@ -129,6 +187,27 @@ def scored_trace_list_sql(
     condition = _threshold_subquery(flt, threshold, params)
     sql, list_params = list_traces_sql(project_id, flt, order, limit, after, [condition])
     return sql, {**list_params, **params}
+
+
+def threshold_trace_count_sql(
+    project_id: str, flt: TraceFilter, threshold: ScoreThreshold
+) -> tuple[str, dict[str, Any]]:
+    """An estimate (``traces``) of the traces starting in ``flt``'s range with a score inside
+    ``threshold``, from the ``scores`` table alone (its sorting key: project, day, name). Read
+    without FINAL, a re-sent or deleted score's older row may still count, so the estimate
+    never falls below the matching traces, and it is 0 only when none match. A trace starting
+    in the range has its spans, so its scores' timestamps, between the range's start and
+    MAX_TRACE_DURATION_US after its end."""
+    params: dict[str, Any] = {"project_id": project_id}
+    conditions = _threshold_conditions(threshold, params)
+    if flt.start_us is not None:
+        params["count_start_us"] = flt.start_us
+        conditions.append("timestamp >= fromUnixTimestamp64Micro({count_start_us:Int64}, 'UTC')")
+    if flt.end_us is not None:
+        params["count_end_us"] = flt.end_us + MAX_TRACE_DURATION_US
+        conditions.append("timestamp < fromUnixTimestamp64Micro({count_end_us:Int64}, 'UTC')")
+    where = " AND ".join(conditions)  # constant fragments; the values are bound parameters
+    return f"SELECT uniq(trace_id) AS traces FROM scores WHERE {where}", params  # noqa: S608
 
 
 def range_params(project_id: str, start_us: int, end_us: int) -> dict[str, Any]:

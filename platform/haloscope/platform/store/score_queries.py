@@ -74,12 +74,9 @@ class ScoreFilter:
             raise ValueError("min_value must not exceed max_value")
 
 
-def list_scores_sql(
-    project_id: str, flt: ScoreFilter, limit: int, after: tuple[int, str] | None
-) -> tuple[str, dict[str, Any]]:
-    """At most ``limit`` scores matching ``flt``, newest timestamp first, then by id
-    descending, strictly after the keyset position ``after`` (timestamp µs, id)."""
-    params: dict[str, Any] = {"project_id": project_id, "deleted": int(flt.deleted), "limit": limit}
+def _score_conditions(project_id: str, flt: ScoreFilter) -> tuple[list[str], dict[str, Any]]:
+    """The WHERE conditions of the scores matching ``flt`` and their parameters."""
+    params: dict[str, Any] = {"project_id": project_id, "deleted": int(flt.deleted)}
     where = ["project_id = {project_id:String}", "deleted = {deleted:UInt8}"]
     for field, column in (("names", "name"), ("sources", "source")):
         if getattr(flt, field):
@@ -98,11 +95,40 @@ def list_scores_sql(
         if getattr(flt, field) is not None:
             params[field] = getattr(flt, field)
             where.append(condition)
+    return where, params
+
+
+def list_scores_sql(
+    project_id: str, flt: ScoreFilter, limit: int, after: tuple[int, str] | None
+) -> tuple[str, dict[str, Any]]:
+    """At most ``limit`` scores matching ``flt``, newest timestamp first, then by id
+    descending, strictly after the keyset position ``after`` (timestamp µs, id)."""
+    where, params = _score_conditions(project_id, flt)
+    params["limit"] = limit
     if after is not None:
         params["after_key"], params["after_id"] = after
+        # The first bound is implied by the second; on the sorting key's day and the monthly
+        # partitions, it lets a later page skip the days after the cursor.
+        where.append("timestamp <= fromUnixTimestamp64Micro({after_key:Int64}, 'UTC')")
         where.append("(timestamp_us, id) < ({after_key:Int64}, {after_id:String})")
     sql = (
         f"SELECT {SCORE_SELECT} FROM scores FINAL WHERE {' AND '.join(where)} "  # noqa: S608
         "ORDER BY timestamp_us DESC, id DESC LIMIT {limit:UInt32}"
     )
+    return sql, params
+
+
+_SPAN_SELECT = (
+    "SELECT count() AS scores, toUnixTimestamp64Micro(min(timestamp)) AS first_us, "
+    "toUnixTimestamp64Micro(max(timestamp)) AS last_us FROM scores"
+)
+
+
+def score_span_sql(project_id: str, flt: ScoreFilter) -> tuple[str, dict[str, Any]]:
+    """The number of score rows matching ``flt`` (``scores``) and the first and last of their
+    timestamps (µs), read without FINAL: a replaced or deleted score's older row may count, so
+    ``scores`` bounds the matches from above (the export uses it to size its time windows)."""
+    where, params = _score_conditions(project_id, flt)
+    where_sql = " AND ".join(where)
+    sql = f"{_SPAN_SELECT} WHERE {where_sql}"  # noqa: S608 - constant fragments
     return sql, params

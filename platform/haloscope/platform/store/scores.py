@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +16,13 @@ from haloscope.platform.store.score_queries import (
     TARGET_STARTS_SQL,
     ScoreFilter,
     list_scores_sql,
+    score_span_sql,
 )
 
 SCORE_SORT = "timestamp_desc"
 MAX_SCORE_PAGE = 1000
+# Pages an export's time window is sized to hold at the scores' mean density (ScoreStore.pages).
+EXPORT_WINDOW_PAGES = 4
 # The most scores a trace detail lists (newest target first).
 MAX_TRACE_SCORES = 10_000
 
@@ -84,6 +88,44 @@ class ScoreStore:
         rows = rows[:limit]
         last = rows[-1]
         return ScorePage(rows, encode_cursor(SCORE_SORT, int(last["timestamp_us"]), last["id"]))
+
+    def pages(
+        self, project_id: str, flt: ScoreFilter, page_size: int = MAX_SCORE_PAGE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every score matching ``flt`` in the order of :meth:`list`, as consecutive pages of
+        at most ``page_size`` rows, each one query read when asked for, so a caller streaming
+        them holds one page at a time.
+
+        A keyset page over the whole table sorts every older score again, so an export would
+        cost the square of the project's scores. Instead the time from the newest matching
+        score to the oldest is walked in windows (newest first) sized to hold about
+        EXPORT_WINDOW_PAGES pages at the scores' mean density, and keyset-paged within each:
+        a page reads only the days of its window (the sorting key begins with the day). A
+        window that held more than twice that many pages halves the next one; one that held at
+        most one page doubles it. A window's last page may hold fewer rows."""
+        span = self.driver.query(*score_span_sql(project_id, flt))[0]
+        total = int(span["scores"])
+        if total == 0:
+            return
+        low, top = int(span["first_us"]), int(span["last_us"]) + 1
+        width = max(1, (top - low) * page_size * EXPORT_WINDOW_PAGES // total)
+        while top > low:
+            window = dataclasses.replace(flt, start_us=max(low, top - width), end_us=top)
+            after: tuple[int, str] | None = None
+            pages = 0
+            while True:
+                rows = self.driver.query(*list_scores_sql(project_id, window, page_size, after))
+                pages += 1
+                if rows:
+                    yield rows
+                if len(rows) < page_size:
+                    break
+                after = (int(rows[-1]["timestamp_us"]), rows[-1]["id"])
+            top = window.start_us
+            if pages > 2 * EXPORT_WINDOW_PAGES:
+                width = max(1, width // 2)
+            elif pages <= 1:
+                width *= 2
 
     def of_trace(self, project_id: str, trace_id: str) -> list[dict[str, Any]]:
         """The live scores of the trace and its spans (at most MAX_TRACE_SCORES), as read."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,8 @@ class TraceStore:
         self, project_id: str, start_us: int, end_us: int, group_by: Sequence[str] = ()
     ) -> list[dict[str, Any]]:
         """Span count, trace count, error rate, latency p50/p95/p99 (ms), tokens and cost of
-        spans starting in ``[start_us, end_us)``, grouped by any of "day" and "model"."""
+        spans starting in ``[start_us, end_us)``, grouped by any of "day", "model", "release",
+        "prompt_name" and "prompt_version" (metrics_queries.METRIC_GROUPS)."""
         if end_us <= start_us:
             raise ValueError("end_us must be after start_us")
         groups = checked_groups(group_by)
@@ -159,10 +160,20 @@ class TraceStore:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         after = decode_cursor(cursor, sort) if cursor else None
+        estimates: list[Callable[[], int]] = []
         counted = selective_trace_count_sql(project_id, filters)
-        expected = (
-            None if counted is None else lambda: int(self.driver.query(*counted)[0]["traces"])
-        )
+        if counted is not None:
+            estimates.append(lambda: self._estimate(counted))
+        if threshold is not None:
+            # The scores table says cheaply how many traces can match at most: none, and the
+            # page is empty without a scan of the spans; few, and narrow windows are skipped.
+            scored = self._estimate(
+                dashboard.threshold_trace_count_sql(project_id, filters, threshold)
+            )
+            if scored == 0:
+                return TracePage(items=[], next_cursor=None)
+            estimates.append(lambda: scored)
+        expected = (lambda: min(estimate() for estimate in estimates)) if estimates else None
         for window in start_windows(filters, order, after, limit=limit, expected_traces=expected):
             if threshold is None:
                 sql, params = list_traces_sql(project_id, window, order, limit + 1, after)
@@ -186,6 +197,10 @@ class TraceStore:
             del row["cost_key"]
         return TracePage(items=rows, next_cursor=next_cursor)
 
+    def _estimate(self, counted: tuple[str, dict[str, Any]]) -> int:
+        """The ``traces`` figure of a trace-count estimate query."""
+        return int(self.driver.query(*counted)[0]["traces"])
+
     def score_trends(self, project_id: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
         """Per day, for hallucination scores (any ``hallucination*`` name, as ``metric``
         "hallucination") and faithfulness: score count, mean value and flagged count."""
@@ -193,10 +208,16 @@ class TraceStore:
         return self.driver.query(dashboard.SCORE_TRENDS_SQL, params)
 
     def score_summary(self, project_id: str, start_us: int, end_us: int) -> list[dict[str, Any]]:
-        """Per score name in the range: count, mean, min, max, labelled count and a histogram
-        of values over ten equal bins of [0, 1] (values outside go to the end bins)."""
+        """Per live score name in the range, each value type by its kind (see
+        :func:`dashboard_queries.summary_row`): ``scores`` (all), ``value_types`` present;
+        numeric ones: ``numeric_scores``, ``mean_value``, ``min_value``, ``max_value`` (None
+        without numeric scores), ``labelled`` and a ``histogram`` over ten equal bins of [0, 1]
+        (values outside go to the end bins); booleans: ``boolean_scores``, ``true_scores``,
+        ``share_true``; categories: ``categories`` as ``{category, scores}``, most frequent
+        first (at most MAX_SUMMARY_CATEGORIES; ``other_categories`` counts the rest's scores)."""
         params = dashboard.range_params(project_id, start_us, end_us)
-        return self.driver.query(dashboard.SCORE_SUMMARY_SQL, params)
+        rows = self.driver.query(dashboard.SCORE_SUMMARY_SQL, params)
+        return [dashboard.summary_row(row) for row in rows]
 
     def score_names(self, project_id: str) -> list[str]:
         """The distinct score names the project has."""
@@ -205,22 +226,26 @@ class TraceStore:
 
     def scores_by_trace(
         self, project_id: str, trace_ids: Sequence[str]
-    ) -> dict[str, dict[str, float]]:
-        """For each of ``trace_ids`` that has scores: score name -> mean value."""
+    ) -> dict[str, dict[str, float | str]]:
+        """For each of ``trace_ids`` that has scores: score name -> the mean of its numeric and
+        boolean values (a boolean's mean is its share of true), or, for a name holding only
+        categories, its categories joined by ", " (never a mean of their stored 0)."""
         if not trace_ids:
             return {}
         rows = self.driver.query(
             dashboard.TRACE_LIST_SCORES_SQL,
             {"project_id": project_id, "trace_ids": list(trace_ids)},
         )
-        result: dict[str, dict[str, float]] = {}
+        result: dict[str, dict[str, float | str]] = {}
         for row in rows:
-            result.setdefault(row["trace_id"], {})[row["name"]] = float(row["mean_value"])
+            mean = row["mean_value"]
+            shown = ", ".join(row["categories"]) if mean is None else float(mean)
+            result.setdefault(row["trace_id"], {})[row["name"]] = shown
         return result
 
     def trace_scores(self, project_id: str, trace_id: str) -> list[dict[str, Any]]:
         """Every score of the trace (``span_id`` '' for trace-level scores), with the judge's
-        reason and evidence text."""
+        reason and evidence text, and a person's value type, category, author and comment."""
         return self.driver.query(
             dashboard.TRACE_SCORES_SQL, {"project_id": project_id, "trace_id": trace_id}
         )

@@ -9,11 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from haloscope.platform.db.models import SamplingBatch, SamplingRule, SamplingRun
 from haloscope.platform.jobs import rules
 from haloscope.platform.store.base import SPAN_KINDS
-from haloscope.web.charts import bar_chart
 from haloscope.web.context import Context
 from haloscope.web.errors import PageError
 from haloscope.web.layout import render_page
 from haloscope.web.pages.rule_form import RuleForm
+from haloscope.web.score_summary import score_summary_charts
 from haloscope.web.security import check_csrf
 from haloscope.web.timerange import PRESETS, parse_time_range
 from haloscope.web.viewer import ProjectScope, Scope
@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 router = APIRouter(include_in_schema=False)
 
-BIN_LABELS = [f"{i / 10:.1f}–{(i + 1) / 10:.1f}" for i in range(10)]
 RECENT_RUNS = 50
 NEW_RULE = RuleForm.of(rules.RuleSpec(name="", sample_rate=0.1))
 SubmittedRule = Annotated[RuleForm, Form()]
@@ -40,12 +39,7 @@ def evaluations(
     quality cards of the evaluators measured on labelled data."""
     window = parse_time_range(range)
     summary = ctx.store.score_summary(scope.project.id, window.start_us, window.end_us)
-    charts = {
-        row["name"]: bar_chart(
-            f"Distribution of {row['name']} scores", BIN_LABELS, row["histogram"]
-        )
-        for row in summary
-    }
+    charts = score_summary_charts(summary)
     with ctx.sessionmaker() as db:
         rule_list = rules.list_rules(db, scope.project.id)
         runs = _recent_runs(db, scope.project.id)
