@@ -17,7 +17,8 @@ class EngineServer:
     """Serves ``/v1/completions`` and ``/v1/chat/completions`` with logprobs.
 
     ``fail_first`` answers that many requests with HTTP 503 (to exercise retries), ``delay_s``
-    sleeps before answering (timeouts), and ``max_in_flight`` records peak concurrency.
+    sleeps before answering (timeouts), ``max_in_flight`` records peak concurrency and
+    ``answered`` every (request, response) pair it answered with HTTP 200.
     ``/v1/completions`` with ``echo`` returns the prompt's tokens, logprobs and text offsets
     before the completion's, as vLLM does; ``echo=False`` refuses such requests with HTTP 400,
     as OpenAI's hosted models do.
@@ -37,6 +38,7 @@ class EngineServer:
         self.requests = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.answered: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (request, response)
         self._lock = threading.Lock()
         self._engine_lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -71,7 +73,10 @@ class EngineServer:
                 return 503, {"error": {"message": "warming up"}}
             if body.get("echo") and not self.echo:
                 return 400, {"error": {"message": "echo is not supported for this model"}}
-            return 200, self._complete(path, body)
+            answer = self._complete(path, body)
+            with self._lock:
+                self.answered.append((body, answer))
+            return 200, answer
         finally:
             with self._lock:
                 self.in_flight -= 1

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from haloscope.evaluators import EvalInput, Resources
+from haloscope.evaluators.custom_judge import CustomJudge, parse_judge_spec
 from haloscope.inference import JudgePrompt, SamplingParams, UnsupportedSignalError, load_engine
 
 from tests.inference.openai_server import EngineServer
@@ -104,3 +108,73 @@ def test_hidden_states_are_refused_with_the_backend_that_has_them(smollm) -> Non
             remote.score_choices(prompts, ["Yes", "No"], hidden_layer=15)
         assert remote.score_choices(prompts, ["Yes", "No"]).scores[0].error is None
         remote.close()
+
+
+JUDGE = {
+    "name": "supported",
+    "system": RUBRIC,
+    "template": "Knowledge: {{ contexts }}\nAnswer: {{ output }}\nSupported?",
+    "choices": ["Yes", "No"],
+    "positive": "Yes",
+}
+JUDGED = [
+    EvalInput(output="Paris.", contexts=("Paris is the capital of France.",)),
+    EvalInput(output="The Nile is in Brazil.", contexts=("The Nile flows through Egypt.",)),
+]
+
+
+def _credited(top: list[dict[str, object]], choice: str, choices: list[str]) -> float:
+    """The probability the server's top tokens put on ``choice`` alone (spelled exactly or
+    as its start, and the start of no other choice)."""
+    total = 0.0
+    for alt in top:
+        text = str(alt["token"]).strip()
+        owners = [c for c in choices if text and c.startswith(text)]
+        if owners == [choice]:
+            total += math.exp(float(alt["logprob"]))
+    return total
+
+
+def test_custom_judge_scores_what_the_servers_logprobs_imply(smollm) -> None:
+    with EngineServer(smollm) as server:
+        remote = load_engine("openai", model="m", base_url=server.base_url, mode="chat")
+        judge = CustomJudge(JUDGE, 2, None, Resources(engine=remote))
+        results = judge.evaluate(JUDGED)
+        remote.close()
+    answers = {body["messages"][-1]["content"]: answer for body, answer in server.answered}
+    assert len(answers) == len(JUDGED)
+    for item, result in zip(JUDGED, results, strict=True):
+        assert result.error is None and (result.evaluator, result.version) == (
+            "custom:supported",
+            "2",
+        )
+        answer = answers[judge.spec.render(item)]
+        top = answer["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        yes, no = (_credited(top, c, ["Yes", "No"]) for c in ("Yes", "No"))
+        assert result.score == pytest.approx(yes / (yes + no), abs=1e-9)
+        assert result.metrics["choice_mass"] == pytest.approx(yes + no, abs=1e-9)
+        assert result.label == ("Yes" if result.score >= 0.5 else "No")
+
+
+def test_choices_the_served_model_cannot_tell_apart_fail_every_item_at_first_use(
+    smollm,
+) -> None:
+    # SmolLM2 answers "Yes" here, a token that starts both "Yes" and "Yesterday".
+    spec = parse_judge_spec({**JUDGE, "choices": ["Yes", "Yesterday"]}, check_tokens=False)
+    with EngineServer(smollm) as server:
+        remote = load_engine("openai", model="m", base_url=server.base_url, mode="chat")
+        judge = CustomJudge(spec, 1, None, Resources(engine=remote))
+        first = judge.evaluate(JUDGED)
+        requests = server.requests
+        again = judge.evaluate(JUDGED)  # refused from memory: no request is sent
+        assert server.requests == requests
+        assert (
+            remote.score_choices([remote.chat_prompt(RUBRIC, ITEMS[0])], ["Yes", "No"])
+            .scores[0]
+            .error
+            is None
+        )
+        remote.close()
+    for result in first + again:
+        assert result.score is None and result.label is None
+        assert "['Yes', 'Yesterday'] start with the same token ('Yes')" in result.error

@@ -40,3 +40,26 @@ def test_vllm_continuation_logprobs_match_the_torch_engine() -> None:
         assert g.error is None and g.offsets == w.offsets
         # vLLM runs the Q4_1 weights with its GGUF kernels, the torch engine dequantized float32
         assert g.logprobs == pytest.approx(w.logprobs, abs=0.25)
+
+
+def test_custom_judge_runs_on_vllm_and_refuses_shared_first_tokens() -> None:
+    # Not run without a GPU (see pytestmark); the same JudgeEngine.score_choices path that the
+    # torch and OpenAI-compatible backends are tested through.
+    from haloscope.evaluators import EvalInput, Resources
+    from haloscope.evaluators.custom_judge import CustomJudge
+
+    engine = load_engine("vllm", model=default_judge_model_path(), gpu_memory_utilization=0.3)
+    spec = {
+        "name": "even",
+        "system": "Reply Yes or No.",
+        "template": "Is {{ output }} even?",
+        "choices": ["Yes", "No"],
+        "positive": "Yes",
+    }
+    items = [EvalInput(output=str(n)) for n in (2, 3)]
+    for result in CustomJudge(spec, 1, None, Resources(engine=engine)).evaluate(items):
+        assert result.error is None and 0 <= result.score <= 1
+    # "Correct" and "Correctly" share SmolLM2's first token 38323.
+    shared = {**spec, "choices": ["Correct", "Correctly"], "positive": "Correct"}
+    for result in CustomJudge(shared, 1, None, Resources(engine=engine)).evaluate(items):
+        assert result.score is None and "must start with distinct tokens" in result.error

@@ -352,7 +352,10 @@ class CustomJudge(Evaluator):
         engine = self.resources.engine
         tokenizer = getattr(engine, "tokenizer", None)
         try:
-            if tokenizer is not None:
+            # The torch engine's own tokenizer: refuse shared first tokens up front. Other
+            # backends refuse them inside ``score_choices`` (vLLM from its tokenizer, the
+            # OpenAI-compatible one from the endpoint's answer); their error fails the items.
+            if tokenizer is not None and hasattr(tokenizer, "token_text"):
                 check_first_tokens(self.spec.choices, tokenizer)
             texts = [self.spec.render(item) for item in items]
             prompts = [engine.chat_prompt(self.spec.system, text) for text in texts]

@@ -38,8 +38,10 @@ class OpenAIJudgeEngine(JudgeEngine):
     ``mode="chat"`` posts ``/chat/completions`` (prompt ``messages`` when present, else the
     prompt text as one user turn); ``mode="completions"`` posts ``/completions`` with the raw
     prompt text. Scores come from the first token's ``top_logprobs``: each returned token is
-    credited to the choice it spells (exactly, or as the choice's unique start, ignoring
-    surrounding whitespace), which assumes the choices differ in their first token.
+    credited to the one choice it spells (exactly, or as its start, ignoring surrounding
+    whitespace). With no local tokenizer, choices sharing a first token are found in the
+    answer: when tokens starting several choices outweigh the credited ones, every item of the
+    call fails with the reason, and so does every later call with those choices.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class OpenAIJudgeEngine(JudgeEngine):
         self.max_retries = max_retries
         self.concurrency = concurrency
         self.backoff_s = backoff_s
+        self._ambiguous: dict[tuple[str, ...], str] = {}
         key = api_key or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
@@ -89,6 +92,12 @@ class OpenAIJudgeEngine(JudgeEngine):
         refuse_hidden_states(hidden_layer, "openai")
         if not choices:
             raise ValueError("choices must not be empty")
+        key = tuple(choices)
+        if key in self._ambiguous:
+            return ScoreResult(
+                [ChoiceScores(error=self._ambiguous[key]) for _ in prompts],
+                EngineStats(num_prompts=len(prompts)),
+            )
         body = {"max_tokens": 1, "temperature": 0.0, "logprobs_top": MAX_TOP_LOGPROBS}
         responses, stats = self._send_all(prompts, body)
         scores = []
@@ -97,7 +106,13 @@ class OpenAIJudgeEngine(JudgeEngine):
                 scores.append(ChoiceScores(error=response))
                 continue
             top = self._tokens(response)[:1]
-            scores.append(_choice_scores(top[0][2] if top else [], choices))
+            try:
+                scores.append(_choice_scores(top[0][2] if top else [], choices))
+            except AmbiguousChoicesError as exc:
+                # The choices are at fault, not the item: refuse them for every item, now and
+                # in later calls, as the engines with a local tokenizer do up front.
+                self._ambiguous[key] = str(exc)
+                return ScoreResult([ChoiceScores(error=str(exc)) for _ in prompts], stats)
         return ScoreResult(scores, stats)
 
     def score_tokens(
@@ -278,19 +293,36 @@ def _continuation_scores(response: dict[str, Any], boundary: int, continuation: 
     return scores
 
 
+class AmbiguousChoicesError(ValueError):
+    """The endpoint's answer cannot tell two choices apart: most of the probability sits on
+    tokens that start several of them (their first tokens coincide for the served model)."""
+
+
 def _choice_scores(top: list[tuple[str, float]], choices: Sequence[str]) -> ChoiceScores:
-    """Credit each top token to the choice it spells and normalise over the choices."""
+    """Credit each top token to the one choice it spells (exactly or as its start) and
+    normalise over the choices. A token starting several choices (``Cor`` for ``Correct`` /
+    ``Corrupt``, ``Correct`` for ``Correct`` / ``Correctly``) is credited to none; when such
+    tokens hold at least as much probability as the credited ones, the served model cannot
+    tell the choices apart and :class:`AmbiguousChoicesError` says which."""
     mass = dict.fromkeys(choices, 0.0)
+    shared: dict[str, float] = {}
     for token, logprob in top:
         text = token.strip()
         if not text:
             continue
-        exact = [c for c in choices if c.strip() == text]
-        starts = [c for c in choices if c.strip().startswith(text)]
-        owner = exact or (starts if len(starts) == 1 else [])
-        if owner:
-            mass[owner[0]] += math.exp(logprob)
+        owners = [c for c in choices if c.strip().startswith(text)]
+        if len(owners) == 1:
+            mass[owners[0]] += math.exp(logprob)
+        elif owners:
+            shared[text] = shared.get(text, 0.0) + math.exp(logprob)
     total = sum(mass.values())
+    if shared and sum(shared.values()) >= total:
+        token = max(shared, key=shared.__getitem__)
+        owners = [c for c in choices if c.strip().startswith(token)]
+        raise AmbiguousChoicesError(
+            f"choices {owners!r} start with the same token ({token!r}) for the served model, "
+            "so its answer cannot tell them apart; reword one"
+        )
     if total == 0:
         return ChoiceScores(error=f"none of {list(choices)!r} among the top tokens {top[:5]!r}")
     return ChoiceScores(probs={c: m / total for c, m in mass.items()}, choice_mass=total)

@@ -41,6 +41,7 @@ __all__ = [
     "list_judges",
     "resolve_evaluator",
     "save_judge",
+    "store_judge_card",
     "stored_judges",
 ]
 
@@ -158,7 +159,22 @@ def judge_as_dict(row: CustomJudge) -> dict[str, Any]:
         "spec": dict(row.spec),
         "created_by": row.created_by,
         "created_at": row.created_at.isoformat(),
+        "quality": dict(row.quality) if row.quality else None,
     }
+
+
+def store_judge_card(row: CustomJudge, card: Mapping[str, Any]) -> dict[str, Any]:
+    """Attach a measured quality card (``QualityCard.as_dict()`` of this judge version) to
+    the version: its slices replace the stored slices of the same name, others are kept. The
+    spec stays as it was. Returns the stored card; the caller commits."""
+    if card.get("name") != CUSTOM_PREFIX + row.name or str(card.get("version")) != str(row.version):
+        raise JudgeSpecError(
+            f"the card is for {card.get('name')}@{card.get('version')}, not "
+            f"{CUSTOM_PREFIX}{row.name}@{row.version}"
+        )
+    slices = {**((row.quality or {}).get("slices") or {}), **card["slices"]}
+    row.quality = {**card, "slices": slices}
+    return row.quality
 
 
 def judge_evaluator_specs(session: Session, project_id: str) -> list[EvaluatorSpec]:

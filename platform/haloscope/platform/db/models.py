@@ -580,7 +580,9 @@ class CustomJudge(Base):
     """One immutable version of a project's custom LLM judge (``haloscope.evaluators.
     custom_judge``): ``spec`` is the validated spec's canonical dict (rubric, template,
     choices, labels, threshold). A new wording is a new ``version``; scores of the judge carry
-    the evaluator name ``custom:<name>`` and this version."""
+    the evaluator name ``custom:<name>`` and this version. ``quality`` is the version's
+    measured quality card (``haloscope evaluators measure``), None until measured; it is the
+    one field written after the version is created."""
 
     __tablename__ = "custom_judges"
     __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
@@ -594,3 +596,4 @@ class CustomJudge(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
