@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 from haloscope.platform.ingest.conversion import IngestRequest, convert_request
@@ -18,15 +18,14 @@ from haloscope.platform.pricing.table import PriceTable, shipped_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import otlp_batches  # noqa: E402
+from otlp_decode import BATCH, per_span_us  # noqa: E402
 
-BATCH = 1000
 
+def converter(prices: PriceTable | None) -> Callable[[bytes], object]:
+    """Convert one gzipped OTLP request body to encoded rows, priced with ``prices``."""
 
-def per_span_us(bodies: list[bytes], prices: PriceTable | None) -> float:
-    """Mean µs per span to convert ``bodies`` into encoded rows."""
-    started = time.perf_counter()
-    for body in bodies:
-        convert_request(
+    def convert(body: bytes) -> object:
+        return convert_request(
             IngestRequest(
                 fmt="otlp",
                 body=body,
@@ -39,7 +38,8 @@ def per_span_us(bodies: list[bytes], prices: PriceTable | None) -> float:
                 prices=prices,
             )
         )
-    return (time.perf_counter() - started) / (len(bodies) * BATCH) * 1e6
+
+    return convert
 
 
 def main() -> None:
@@ -48,11 +48,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
     args = parser.parse_args()
     bodies = otlp_batches(args.batches, BATCH)
-    table = shipped_table()
+    plain, priced = converter(None), converter(shipped_table())
     without, with_prices = [], []
     for _ in range(args.rounds):
-        without.append(per_span_us(bodies, None))
-        with_prices.append(per_span_us(bodies, table))
+        without.append(per_span_us(plain, bodies))
+        with_prices.append(per_span_us(priced, bodies))
     base, ours = statistics.median(without), statistics.median(with_prices)
     print(f"convert without prices (baseline): {base:.2f} µs/span ({1e6 / base:,.0f} spans/s)")
     print(f"convert with the price table:       {ours:.2f} µs/span ({1e6 / ours:,.0f} spans/s)")

@@ -14,7 +14,7 @@ from haloscope.platform.api.job_dependencies import Context, Project, Sessions, 
 from haloscope.platform.api.query_params import parse_timestamp
 from haloscope.platform.pricing import project_prices
 from haloscope.platform.pricing.project_prices import PriceError
-from haloscope.platform.pricing.repricing import reprice_spans
+from haloscope.platform.pricing.repricing import reprice_project
 from haloscope.platform.pricing.table import PER_MILLION
 from pydantic import Field
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,9 +107,9 @@ def _reprice(
     ctx.prices.forget(project_id)
     try:
         since = project_prices.parse_effective_from(price["effective_from"])
-        with sessions() as session:
-            table = project_prices.project_table(session, project_id)
         since_us = int(since.timestamp() * PER_MILLION)
-        return reprice_spans(ctx.store.driver, project_id, table, price["model_pattern"], since_us)
+        return reprice_project(
+            ctx.store.driver, sessions, project_id, price["model_pattern"], since_us
+        )
     except (PriceError, ValueError) as exc:
         raise ApiError(400, str(exc)) from exc

@@ -26,8 +26,7 @@ from haloscope.platform.jobs.baselines import report_windows
 from haloscope.platform.jobs.drift_job import DriftWindows, run_drift_job
 from haloscope.platform.jobs.retention import apply_project_retention
 from haloscope.platform.jobs.runtime import get_runtime
-from haloscope.platform.pricing.project_prices import project_table
-from haloscope.platform.pricing.repricing import reprice_spans
+from haloscope.platform.pricing.repricing import reprice_project
 from haloscope.platform.store.base import StoreError
 from haloscope.platform.store.overview_rollup import refresh_rollup
 from sqlalchemy import select
@@ -234,9 +233,9 @@ def register(app: Celery) -> None:
         ``since_us`` with its current prices; returns how many spans changed."""
         runtime = get_runtime()
         try:
-            with runtime.sessionmaker() as session:
-                table = project_table(session, project_id)
-            return reprice_spans(runtime.store.driver, project_id, table, pattern, since_us)
+            return reprice_project(
+                runtime.store.driver, runtime.sessionmaker, project_id, pattern, since_us
+            )
         except RETRYABLE as exc:
             _retry(self, exc)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from haloscope.platform.pricing.project_prices import project_table
 from haloscope.platform.pricing.span_costs import (
     CACHED_TOKEN_KEYS,
     COST_SOURCE_KEY,
@@ -20,6 +21,7 @@ from haloscope.platform.pricing.span_costs import (
 )
 from haloscope.platform.pricing.table import PriceTable, compile_pattern, model_key
 from haloscope.platform.store.base import StoreDriver
+from sqlalchemy.orm import Session, sessionmaker
 
 CHUNK = 5_000
 
@@ -104,3 +106,17 @@ def reprice_spans(
             },
         )
     return len(keys)
+
+
+def reprice_project(
+    driver: StoreDriver,
+    sessions: sessionmaker[Session],
+    project_id: str,
+    pattern: str,
+    since_us: int,
+) -> int:
+    """:func:`reprice_spans` with the project's current price table, read from the metadata
+    DB; the number of spans whose cost changed."""
+    with sessions() as session:
+        table = project_table(session, project_id)
+    return reprice_spans(driver, project_id, table, pattern, since_us)

@@ -89,8 +89,6 @@ class PriceTable:
         if timeline is None:
             timeline = self._by_model[model] = self._timeline(model_key(model))
         project_times, project, shipped_times, shipped = timeline
-        if len(shipped_times) == 1 and not project_times and at_us >= shipped_times[0]:
-            return shipped[0]  # the common case: one shipped price, no project price
         for times, prices in ((project_times, project), (shipped_times, shipped)):
             index = bisect.bisect_right(times, at_us) - 1
             if index >= 0:
